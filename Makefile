@@ -1,0 +1,59 @@
+# Every target sets up its own virtualenv from the pinned requirements, so a fresh
+# clone needs nothing but python3, make and kubectl.
+PYTHON ?= python3
+VENV := venv
+PY := $(VENV)/bin/python
+STACK ?= dev
+STACKS := dev qa prod
+
+.PHONY: help plan plans test lint typecheck unit validate render promote diff bench clean
+
+help:
+	@echo "make plan STACK=dev     offline plan of one stack into build/plan/<stack>/"
+	@echo "make test               lint, type checks, gitops validation and the test suite"
+	@echo "make validate           build and check every kustomization under gitops/"
+	@echo "make render             regenerate gitops/aws/clusters/<env>/gitops-system/"
+	@echo "make promote FROM=dev TO=qa [SKIP=1]   move pinned versions one environment on"
+	@echo "make diff FROM=dev TO=qa                compare two environments"
+	@echo "make bench              time the offline plan against the SDK import floor"
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+plan: $(VENV)/.installed
+	$(PY) -m tools.plan --stack $(STACK) $(if $(FLUX_MANIFESTS),--flux-manifests $(FLUX_MANIFESTS))
+
+plans: $(VENV)/.installed
+	for stack in $(STACKS); do $(PY) -m tools.plan --stack $$stack || exit 1; done
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(VENV)/.installed
+	$(VENV)/bin/mypy components tools
+
+validate: $(VENV)/.installed
+	$(PY) -m tools.validate
+
+unit: $(VENV)/.installed
+	$(PY) -m pytest -q
+
+test: lint typecheck validate unit
+
+render: $(VENV)/.installed
+	$(PY) -m tools.render
+
+promote: $(VENV)/.installed
+	$(PY) -m tools.promote --from $(FROM) --to $(TO) $(if $(SKIP),--allow-skip)
+
+diff: $(VENV)/.installed
+	$(PY) -m tools.envdiff --from $(FROM) --to $(TO)
+
+bench: $(VENV)/.installed
+	$(PY) -m tools.bench
+
+clean:
+	rm -rf build

@@ -1,0 +1,304 @@
+"""The EKS cluster: IAM roles, secrets encryption key, control plane, access for the deploying identity,
+a managed node group with IMDSv2, the OIDC provider for service-account roles, and the Kubernetes
+provider every Kubernetes resource of the program uses."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from components.config import ClusterConfig
+from components.network import Network
+
+# Exactly the AWS managed policies EKS documents for each role; nothing broader.
+CLUSTER_ROLE_POLICIES = ("arn:aws:iam::aws:policy/AmazonEKSClusterPolicy",)
+NODE_ROLE_POLICIES = (
+    "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",
+    "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",
+    "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryPullOnly",
+)
+CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+
+
+def assume_role_policy(service: str) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": service},
+                    "Action": ["sts:AssumeRole", "sts:TagSession"],
+                }
+            ],
+        }
+    )
+
+
+def policy_resource_name(policy_arn: str) -> str:
+    return policy_arn.rsplit("/", 1)[-1]
+
+
+def render_kubeconfig(cluster_name: str, endpoint: str, certificate_data: str, region: str) -> str:
+    """A kubeconfig that authenticates through `aws eks get-token`, so no long-lived token is stored."""
+    return json.dumps(
+        {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [
+                {
+                    "name": cluster_name,
+                    "cluster": {"server": endpoint, "certificate-authority-data": certificate_data},
+                }
+            ],
+            "contexts": [
+                {"name": cluster_name, "context": {"cluster": cluster_name, "user": cluster_name}}
+            ],
+            "current-context": cluster_name,
+            "users": [
+                {
+                    "name": cluster_name,
+                    "user": {
+                        "exec": {
+                            "apiVersion": "client.authentication.k8s.io/v1beta1",
+                            "command": "aws",
+                            "args": [
+                                "eks",
+                                "get-token",
+                                "--cluster-name",
+                                cluster_name,
+                                "--region",
+                                region,
+                            ],
+                            "interactiveMode": "Never",
+                        }
+                    },
+                }
+            ],
+        },
+        indent=2,
+        sort_keys=True,
+    )
+
+
+@dataclass(frozen=True)
+class ClusterArgs:
+    config: ClusterConfig
+    region: str
+    network: Network
+    aws_provider: aws.Provider
+
+
+class Cluster(pulumi.ComponentResource):
+    cluster_name: pulumi.Output[str]
+    endpoint: pulumi.Output[str]
+    kubeconfig: pulumi.Output[str]
+    oidc_provider_arn: pulumi.Output[str]
+    node_role_arn: pulumi.Output[str]
+    kubernetes_provider: k8s.Provider
+    node_group: aws.eks.NodeGroup
+
+    def __init__(
+        self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("eks-gitops:cluster:Cluster", name, None, opts)
+        config = args.config
+        opts_aws = pulumi.ResourceOptions(parent=self, provider=args.aws_provider)
+        protected = pulumi.ResourceOptions.merge(
+            opts_aws, pulumi.ResourceOptions(protect=config.protect)
+        )
+
+        cluster_role = self._role(
+            f"{name}-cluster", "eks.amazonaws.com", CLUSTER_ROLE_POLICIES, opts_aws
+        )
+        node_role = self._role(f"{name}-node", "ec2.amazonaws.com", NODE_ROLE_POLICIES, opts_aws)
+
+        secrets_key = aws.kms.Key(
+            f"{name}-secrets",
+            description=f"Envelope encryption of Kubernetes secrets in EKS cluster {config.name}",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            opts=protected,
+        )
+        aws.kms.Alias(
+            f"{name}-secrets",
+            name=f"alias/{config.name}-secrets",
+            target_key_id=secrets_key.key_id,
+            opts=opts_aws,
+        )
+
+        cluster = aws.eks.Cluster(
+            name,
+            name=config.name,
+            version=config.kubernetes_version,
+            role_arn=cluster_role.role.arn,
+            vpc_config={
+                "subnet_ids": pulumi.Output.all(
+                    args.network.private_subnet_ids, args.network.public_subnet_ids
+                ).apply(lambda ids: [*ids[0], *ids[1]]),
+                "endpoint_private_access": True,
+                "endpoint_public_access": config.endpoint_public_access,
+                "public_access_cidrs": list(config.public_access_cidrs) or None,
+            },
+            enabled_cluster_log_types=list(config.log_types),
+            encryption_config={"provider": {"key_arn": secrets_key.arn}, "resources": ["secrets"]},
+            access_config={
+                "authentication_mode": "API",
+                "bootstrap_cluster_creator_admin_permissions": False,
+            },
+            opts=pulumi.ResourceOptions.merge(
+                protected, pulumi.ResourceOptions(depends_on=cluster_role.attachments)
+            ),
+        )
+
+        admin_grants = self._grant_admins(name, config, cluster, opts_aws)
+
+        launch_template = aws.ec2.LaunchTemplate(
+            f"{name}-nodes",
+            description=f"Nodes of EKS cluster {config.name}",
+            metadata_options={
+                "http_endpoint": "enabled",
+                "http_tokens": "required",
+                "http_put_response_hop_limit": config.nodes.metadata_hop_limit,
+            },
+            block_device_mappings=[
+                {
+                    "device_name": "/dev/xvda",
+                    "ebs": {
+                        "volume_size": config.nodes.disk_size_gib,
+                        "volume_type": "gp3",
+                        "encrypted": "true",
+                    },
+                }
+            ],
+            update_default_version=True,
+            opts=opts_aws,
+        )
+        self.node_group = aws.eks.NodeGroup(
+            f"{name}-nodes",
+            cluster_name=cluster.name,
+            node_group_name_prefix=f"{config.name}-",
+            node_role_arn=node_role.role.arn,
+            subnet_ids=args.network.private_subnet_ids,
+            version=config.kubernetes_version,
+            instance_types=list(config.nodes.instance_types),
+            capacity_type=config.nodes.capacity_type,
+            ami_type=config.nodes.ami_type,
+            scaling_config={
+                "min_size": config.nodes.min_size,
+                "desired_size": config.nodes.desired_size,
+                "max_size": config.nodes.max_size,
+            },
+            update_config={"max_unavailable": 1},
+            launch_template={
+                "id": launch_template.id,
+                "version": launch_template.latest_version.apply(str),
+            },
+            opts=pulumi.ResourceOptions.merge(
+                protected,
+                pulumi.ResourceOptions(
+                    depends_on=node_role.attachments,
+                    # A cluster autoscaler owns the running count; Pulumi owns the bounds.
+                    ignore_changes=["scalingConfig.desiredSize"],
+                ),
+            ),
+        )
+
+        issuer = cluster.identities.apply(lambda identities: identities[0].oidcs[0].issuer)  # type: ignore[index]
+        # IAM trusts the EKS issuer's certificate chain itself, so no thumbprint is pinned.
+        oidc = aws.iam.OpenIdConnectProvider(
+            f"{name}-oidc",
+            url=issuer,
+            client_id_lists=["sts.amazonaws.com"],
+            opts=opts_aws,
+        )
+
+        kubeconfig = pulumi.Output.secret(
+            pulumi.Output.all(
+                cluster.name, cluster.endpoint, cluster.certificate_authority.data
+            ).apply(lambda values: render_kubeconfig(values[0], values[1], values[2], args.region))
+        )
+        # Kubernetes objects are only applied once someone is allowed into the cluster, and they
+        # are deleted while that access still exists.
+        self.kubernetes_provider = k8s.Provider(
+            f"{name}-kubernetes",
+            kubeconfig=kubeconfig,
+            delete_unreachable=False,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=admin_grants),
+        )
+        self.cluster_name = cluster.name
+        self.endpoint = cluster.endpoint
+        self.kubeconfig = kubeconfig
+        self.oidc_provider_arn = oidc.arn
+        self.node_role_arn = node_role.role.arn
+        self.register_outputs(
+            {
+                "clusterName": self.cluster_name,
+                "endpoint": self.endpoint,
+                "kubeconfig": self.kubeconfig,
+                "oidcProviderArn": self.oidc_provider_arn,
+                "nodeRoleArn": self.node_role_arn,
+            }
+        )
+
+    def _role(
+        self, name: str, service: str, policies: tuple[str, ...], opts: pulumi.ResourceOptions
+    ) -> _RoleWithPolicies:
+        role = aws.iam.Role(name, assume_role_policy=assume_role_policy(service), opts=opts)
+        attachments = [
+            aws.iam.RolePolicyAttachment(
+                f"{name}-{policy_resource_name(policy)}",
+                role=role.name,
+                policy_arn=policy,
+                opts=opts,
+            )
+            for policy in policies
+        ]
+        return _RoleWithPolicies(role, attachments)
+
+    def _grant_admins(
+        self,
+        name: str,
+        config: ClusterConfig,
+        cluster: aws.eks.Cluster,
+        opts: pulumi.ResourceOptions,
+    ) -> list[pulumi.Resource]:
+        """Cluster-admin access entries for the identity running Pulumi and the configured roles.
+
+        An assumed-role session ARN is not a valid principal; its issuing role is."""
+        caller = aws.get_caller_identity(
+            opts=pulumi.InvokeOptions(parent=self, provider=opts.provider)
+        )
+        deployer = aws.iam.get_session_context(
+            arn=caller.arn, opts=pulumi.InvokeOptions(parent=self, provider=opts.provider)
+        ).issuer_arn
+        grants: list[pulumi.Resource] = []
+        principals = {
+            "deployer": deployer,
+            **{f"admin-{i}": arn for i, arn in enumerate(config.admin_role_arns)},
+        }
+        for label, principal in principals.items():
+            entry = aws.eks.AccessEntry(
+                f"{name}-{label}", cluster_name=cluster.name, principal_arn=principal, opts=opts
+            )
+            grants.append(
+                aws.eks.AccessPolicyAssociation(
+                    f"{name}-{label}",
+                    cluster_name=cluster.name,
+                    principal_arn=entry.principal_arn,
+                    policy_arn=CLUSTER_ADMIN_POLICY,
+                    access_scope={"type": "cluster"},
+                    opts=opts,
+                )
+            )
+        return grants
+
+
+@dataclass(frozen=True)
+class _RoleWithPolicies:
+    role: aws.iam.Role
+    attachments: list[aws.iam.RolePolicyAttachment]

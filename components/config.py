@@ -1,0 +1,777 @@
+"""Stack configuration: read once, parsed into frozen dataclasses, validated before anything is declared.
+
+`parse_stack_config` is pure (raw values in, `StackConfig` out) so every rule is testable without the
+Pulumi engine. `load` is the only place in the project that touches `pulumi.Config`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Final, TypeVar
+
+import pulumi
+
+PROJECT: Final = "eks-gitops"
+ENVIRONMENTS: Final = ("dev", "qa", "prod")
+
+# EKS versions in standard or extended support on 2026-11-25 (the EKS "Kubernetes version lifecycle"
+# page): 1.34-1.36 standard, 1.32-1.33 extended. 1.31 leaves extended support on 2026-11-26.
+SUPPORTED_KUBERNETES_VERSIONS: Final = ("1.32", "1.33", "1.34", "1.35", "1.36")
+
+CONTROL_PLANE_LOG_TYPES: Final = ("api", "audit", "authenticator", "controllerManager", "scheduler")
+DEPLOY_KEY_ALGORITHMS: Final = ("ecdsa-p384", "ecdsa-p256", "ed25519", "rsa-4096")
+CAPACITY_TYPES: Final = ("ON_DEMAND", "SPOT")
+AMI_TYPES: Final = (
+    "AL2023_x86_64_STANDARD",
+    "AL2023_ARM_64_STANDARD",
+    "BOTTLEROCKET_x86_64",
+    "BOTTLEROCKET_ARM_64",
+)
+TOOLKIT_COMPONENTS: Final = (
+    "source-controller",
+    "kustomize-controller",
+    "helm-controller",
+    "notification-controller",
+)
+TOOLKIT_EXTRA_COMPONENTS: Final = (
+    "image-reflector-controller",
+    "image-automation-controller",
+    "source-watcher",
+)
+REQUIRED_TOOLKIT_COMPONENTS: Final = ("source-controller", "kustomize-controller")
+
+# Guardrail ids (components/policy.py); a non-prod stack may relax some of them by name.
+POLICY_RULES: Final = (
+    "protect-stateful",
+    "multi-az",
+    "min-nodes",
+    "restricted-endpoint",
+    "audit-logging",
+    "imds-hop-limit",
+    "read-only-deploy-key",
+    "required-tags",
+)
+
+_REGION = re.compile(
+    r"^[a-z]{2}(-gov|-iso[a-z]?)?-(north|south|east|west|central|northeast|southeast|northwest|southwest)-\d$"
+)
+_GO_DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)(h|m|s|ms|us|µs|ns))+$")
+_GO_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(h|m|s|ms|us|µs|ns)")
+_GITHUB_LOGIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$")
+_REPOSITORY = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)([A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?$"
+)
+_FLUX_VERSION = re.compile(r"^v\d+\.\d+\.\d+$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
+_CLUSTER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
+_AWS_ID = {
+    "vpc": re.compile(r"^vpc-[0-9a-f]{8,17}$"),
+    "subnet": re.compile(r"^subnet-[0-9a-f]{8,17}$"),
+}
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
+_KNOWN_HOST_KEY = re.compile(
+    r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521) [A-Za-z0-9+/]+={0,2}$"
+)
+_DURATION_NANOS = {
+    "h": 3600 * 10**9,
+    "m": 60 * 10**9,
+    "s": 10**9,
+    "ms": 10**6,
+    "us": 10**3,
+    "µs": 10**3,
+    "ns": 1,
+}
+
+
+class ConfigError(pulumi.RunError):
+    """A stack setting is missing or wrong. `pulumi.RunError` makes Pulumi print the message alone,
+    without a traceback; the message names the key, the value and what is expected."""
+
+    def __init__(self, key: str, value: object, expected: str) -> None:
+        self.key = key
+        shown = "(missing)" if value is _MISSING else json.dumps(value, default=str)
+        super().__init__(f"config error: {key} = {shown}: expected {expected}")
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "(missing)"
+
+
+_MISSING: Final = _Missing()
+
+
+@dataclass(frozen=True)
+class ExistingNetwork:
+    vpc_id: str
+    private_subnet_ids: tuple[str, ...]
+    public_subnet_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    vpc_cidr: str
+    availability_zones: int
+    single_nat_gateway: bool
+    existing: ExistingNetwork | None
+
+
+@dataclass(frozen=True)
+class NodeGroupConfig:
+    instance_types: tuple[str, ...]
+    min_size: int
+    desired_size: int
+    max_size: int
+    disk_size_gib: int
+    capacity_type: str
+    ami_type: str
+    metadata_hop_limit: int
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    name: str
+    kubernetes_version: str
+    endpoint_public_access: bool
+    public_access_cidrs: tuple[str, ...]
+    log_types: tuple[str, ...]
+    protect: bool
+    admin_role_arns: tuple[str, ...]
+    nodes: NodeGroupConfig
+
+
+@dataclass(frozen=True)
+class GitHubConfig:
+    owner: str
+    repository: str
+    host: str
+    create_repository: bool
+    visibility: str
+    known_hosts: tuple[str, ...]
+
+    @property
+    def uses_github_com(self) -> bool:
+        return self.host == "github.com"
+
+
+@dataclass(frozen=True)
+class ToolkitConfig:
+    namespace: str
+    version: str
+    components: tuple[str, ...]
+    manifests_file: str | None
+    manifests_sha256: str | None
+
+
+@dataclass(frozen=True)
+class DeployKeyConfig:
+    algorithm: str
+    read_write: bool
+    generation: int
+
+
+@dataclass(frozen=True)
+class SyncConfig:
+    branch: str
+    path: str
+    interval: str
+    kustomization_interval: str
+    ready_timeout_seconds: int
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    relax: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    stack: str
+    environment: str
+    region: str
+    network: NetworkConfig
+    cluster: ClusterConfig
+    github: GitHubConfig
+    toolkit: ToolkitConfig
+    deploy_key: DeployKeyConfig
+    sync: SyncConfig
+    policy: PolicyConfig
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "prod"
+
+
+# Secret stack settings: set with `pulumi config set --secret`, never written in a stack file in clear.
+SECRET_KEYS: Final = ("sumologicAccessId", "sumologicAccessKey")
+
+# Every top-level key the program understands; anything else under the project namespace is a typo.
+KNOWN_KEYS: Final = (
+    "environment",
+    "network",
+    "cluster",
+    "github",
+    "toolkit",
+    "deployKey",
+    "sync",
+    "policy",
+    *SECRET_KEYS,
+)
+
+T = TypeVar("T")
+
+
+class _Section:
+    """One config object (e.g. `eks-gitops:cluster`), read field by field so that every error names
+    the full key path and every unknown field is reported."""
+
+    def __init__(self, key: str, raw: object) -> None:
+        if raw is _MISSING or raw is None:
+            raw = {}
+        if not isinstance(raw, Mapping):
+            raise ConfigError(key, raw, "an object")
+        self.key = key
+        self.raw: Mapping[str, object] = raw
+        self.read: set[str] = set()
+
+    def path(self, name: str) -> str:
+        return f"{self.key}.{name}"
+
+    def value(self, name: str, kind: type[T], default: T | _Missing = _MISSING) -> T:
+        self.read.add(name)
+        value = self.raw.get(name, _MISSING)
+        if value is _MISSING or value is None:
+            if isinstance(default, _Missing):
+                raise ConfigError(self.path(name), _MISSING, f"a {_type_name(kind)} (required)")
+            return default
+        # bool is an int subclass: `minSize: true` must not pass as 1.
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise ConfigError(self.path(name), value, f"a {_type_name(kind)}")
+        return value
+
+    def strings(self, name: str, default: Sequence[str] | _Missing = _MISSING) -> tuple[str, ...]:
+        values = self.value(
+            name, list, list(default) if not isinstance(default, _Missing) else _MISSING
+        )
+        for item in values:
+            if not isinstance(item, str) or not item:
+                raise ConfigError(self.path(name), values, "a list of non-empty strings")
+        return tuple(values)
+
+    def section(self, name: str) -> _Section:
+        self.read.add(name)
+        return _Section(self.path(name), self.raw.get(name, _MISSING))
+
+    def finish(self) -> None:
+        unknown = sorted(set(self.raw) - self.read)
+        if unknown:
+            raise ConfigError(
+                self.path(unknown[0]),
+                self.raw[unknown[0]],
+                f"one of the known keys {sorted(self.read)}",
+            )
+
+
+def _type_name(kind: type) -> str:
+    return {
+        str: "string",
+        int: "whole number",
+        bool: "boolean (true/false)",
+        list: "list",
+        dict: "object",
+    }.get(kind.__name__, kind.__name__)
+
+
+def _check(ok: bool, key: str, value: object, expected: str) -> None:
+    if not ok:
+        raise ConfigError(key, value, expected)
+
+
+def parse_go_duration(text: str) -> int:
+    """Nanoseconds in a Go duration string (`1m`, `10m0s`, `1h30m`); ValueError when it is not one."""
+    if not _GO_DURATION.match(text):
+        raise ValueError(text)
+    return sum(
+        int(float(amount) * _DURATION_NANOS[unit])
+        for amount, unit in _GO_DURATION_PART.findall(text)
+    )
+
+
+def format_go_duration(nanos: int) -> str:
+    """The canonical spelling Go's time.Duration.String() gives whole-second durations (`1m0s`, `1h0m0s`)."""
+    seconds = nanos // 10**9
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes}m{secs}s"
+    if minutes:
+        return f"{minutes}m{secs}s"
+    return f"{secs}s"
+
+
+def _duration(section: _Section, name: str, default: str, minimum_seconds: int = 1) -> int:
+    key = section.path(name)
+    text = section.value(name, str, default)
+    try:
+        nanos = parse_go_duration(text)
+    except ValueError:
+        raise ConfigError(key, text, "a Go duration such as 1m, 10m0s or 1h30m") from None
+    _check(nanos % 10**9 == 0, key, text, "a whole number of seconds")
+    _check(nanos >= minimum_seconds * 10**9, key, text, f"at least {minimum_seconds}s")
+    return nanos // 10**9
+
+
+def _cidr(key: str, value: str) -> ipaddress.IPv4Network:
+    try:
+        return ipaddress.IPv4Network(value, strict=True)
+    except ValueError:
+        raise ConfigError(key, value, "an IPv4 CIDR block such as 10.20.0.0/16") from None
+
+
+def normalise_repo_path(key: str, value: str) -> str:
+    """A path inside the repository, without `./` or a trailing slash; never absolute or escaping."""
+    cleaned = value.strip()
+    if cleaned.startswith("./"):
+        cleaned = cleaned[2:]
+    cleaned = cleaned.rstrip("/")
+    parts = cleaned.split("/")
+    _check(
+        bool(cleaned)
+        and not cleaned.startswith("/")
+        and all(p not in ("", ".", "..") for p in parts),
+        key,
+        value,
+        "a relative path inside the repository such as gitops/aws/clusters/dev",
+    )
+    return cleaned
+
+
+def _valid_branch(name: str) -> bool:
+    # The subset of git-check-ref-format that matters for a branch name typed into a stack file.
+    forbidden = (" ", "~", "^", ":", "?", "*", "[", "\\", "..", "@{", "//")
+    return (
+        bool(name)
+        and not any(token in name for token in forbidden)
+        and not name.startswith(("-", "/", "."))
+        and not name.endswith((".lock", "/", "."))
+        and all(ord(ch) > 0x20 and ord(ch) != 0x7F for ch in name)
+    )
+
+
+def _parse_network(section: _Section) -> NetworkConfig:
+    cidr = section.value("vpcCidr", str, "10.0.0.0/16")
+    network = _cidr(section.path("vpcCidr"), cidr)
+    _check(
+        16 <= network.prefixlen <= 20, section.path("vpcCidr"), cidr, "a prefix between /16 and /20"
+    )
+    zones = section.value("availabilityZones", int, 2)
+    _check(
+        2 <= zones <= 6, section.path("availabilityZones"), zones, "2 to 6 (EKS needs two zones)"
+    )
+    single_nat = section.value("singleNatGateway", bool, False)
+    existing: ExistingNetwork | None = None
+    if section.raw.get("existing") is not None:
+        sub = section.section("existing")
+        vpc_id = sub.value("vpcId", str)
+        _check(
+            bool(_AWS_ID["vpc"].match(vpc_id)),
+            sub.path("vpcId"),
+            vpc_id,
+            "a VPC id such as vpc-0abc1234",
+        )
+        private = sub.strings("privateSubnetIds")
+        public = sub.strings("publicSubnetIds", ())
+        for name, ids in (("privateSubnetIds", private), ("publicSubnetIds", public)):
+            for subnet in ids:
+                _check(
+                    bool(_AWS_ID["subnet"].match(subnet)),
+                    sub.path(name),
+                    subnet,
+                    "subnet ids such as subnet-0abc1234",
+                )
+        _check(
+            len(private) >= 1, sub.path("privateSubnetIds"), list(private), "at least one subnet id"
+        )
+        sub.finish()
+        existing = ExistingNetwork(vpc_id, private, public)
+    else:
+        section.read.add("existing")
+    section.finish()
+    return NetworkConfig(str(network), zones, single_nat, existing)
+
+
+def _parse_nodes(section: _Section) -> NodeGroupConfig:
+    instance_types = section.strings("instanceTypes")
+    _check(
+        len(instance_types) >= 1,
+        section.path("instanceTypes"),
+        list(instance_types),
+        "at least one instance type",
+    )
+    for instance_type in instance_types:
+        _check(
+            bool(_INSTANCE_TYPE.match(instance_type)),
+            section.path("instanceTypes"),
+            instance_type,
+            "EC2 instance types such as m6i.large",
+        )
+    min_size = section.value("minSize", int)
+    desired = section.value("desiredSize", int)
+    max_size = section.value("maxSize", int)
+    _check(min_size >= 0, section.path("minSize"), min_size, "0 or more")
+    _check(max_size >= 1, section.path("maxSize"), max_size, "1 or more")
+    _check(min_size <= max_size, section.path("minSize"), min_size, f"at most maxSize ({max_size})")
+    _check(
+        min_size <= desired <= max_size,
+        section.path("desiredSize"),
+        desired,
+        f"between minSize ({min_size}) and maxSize ({max_size})",
+    )
+    disk = section.value("diskSizeGiB", int, 50)
+    _check(20 <= disk <= 16384, section.path("diskSizeGiB"), disk, "20 to 16384")
+    capacity = section.value("capacityType", str, "ON_DEMAND")
+    _check(
+        capacity in CAPACITY_TYPES,
+        section.path("capacityType"),
+        capacity,
+        f"one of {list(CAPACITY_TYPES)}",
+    )
+    ami_type = section.value("amiType", str, AMI_TYPES[0])
+    _check(ami_type in AMI_TYPES, section.path("amiType"), ami_type, f"one of {list(AMI_TYPES)}")
+    hop_limit = section.value("metadataHopLimit", int, 2)
+    _check(1 <= hop_limit <= 64, section.path("metadataHopLimit"), hop_limit, "1 to 64")
+    section.finish()
+    return NodeGroupConfig(
+        instance_types, min_size, desired, max_size, disk, capacity, ami_type, hop_limit
+    )
+
+
+def _parse_cluster(section: _Section, stack: str) -> ClusterConfig:
+    name = section.value("name", str, f"{PROJECT}-{stack}")
+    _check(
+        bool(_CLUSTER_NAME.match(name)),
+        section.path("name"),
+        name,
+        "letters, digits, - and _, at most 100",
+    )
+    version = section.value("kubernetesVersion", str)
+    _check(
+        version in SUPPORTED_KUBERNETES_VERSIONS,
+        section.path("kubernetesVersion"),
+        version,
+        f"a version EKS supports: {', '.join(SUPPORTED_KUBERNETES_VERSIONS)}",
+    )
+    public = section.value("endpointPublicAccess", bool, False)
+    cidrs = section.strings("publicAccessCidrs", ())
+    for cidr in cidrs:
+        _cidr(section.path("publicAccessCidrs"), cidr)
+    _check(
+        public or not cidrs,
+        section.path("publicAccessCidrs"),
+        list(cidrs),
+        "no CIDRs while endpointPublicAccess is false",
+    )
+    log_types = section.strings("logTypes", ("api", "audit", "authenticator"))
+    for log_type in log_types:
+        _check(
+            log_type in CONTROL_PLANE_LOG_TYPES,
+            section.path("logTypes"),
+            log_type,
+            f"control-plane log types from {list(CONTROL_PLANE_LOG_TYPES)}",
+        )
+    admins = section.strings("adminRoleArns", ())
+    for arn in admins:
+        _check(bool(_ROLE_ARN.match(arn)), section.path("adminRoleArns"), arn, "IAM role ARNs")
+    protect = section.value("protect", bool, False)
+    nodes = _parse_nodes(section.section("nodes"))
+    section.finish()
+    return ClusterConfig(
+        name=name,
+        kubernetes_version=version,
+        endpoint_public_access=public,
+        public_access_cidrs=cidrs,
+        log_types=tuple(sorted(set(log_types), key=CONTROL_PLANE_LOG_TYPES.index)),
+        protect=protect,
+        admin_role_arns=admins,
+        nodes=nodes,
+    )
+
+
+def _parse_github(section: _Section) -> GitHubConfig:
+    owner = section.value("owner", str)
+    _check(
+        bool(_GITHUB_LOGIN.match(owner)),
+        section.path("owner"),
+        owner,
+        "a GitHub user or organisation name",
+    )
+    repository = section.value("repository", str)
+    _check(
+        bool(_REPOSITORY.match(repository))
+        and repository not in (".", "..")
+        and not repository.endswith(".git"),
+        section.path("repository"),
+        repository,
+        "a repository name (letters, digits, . _ -, without .git)",
+    )
+    host = section.value("host", str, "github.com")
+    _check(
+        bool(_HOSTNAME.match(host)),
+        section.path("host"),
+        host,
+        "a host name such as github.example.com",
+    )
+    create = section.value("createRepository", bool, False)
+    visibility = section.value("visibility", str, "private")
+    _check(
+        visibility in ("private", "internal", "public"),
+        section.path("visibility"),
+        visibility,
+        "private, internal or public",
+    )
+    known_hosts = section.strings("knownHosts", ())
+    for line in known_hosts:
+        _check(
+            bool(_KNOWN_HOST_KEY.match(line)),
+            section.path("knownHosts"),
+            line,
+            "host keys as 'TYPE BASE64' (e.g. 'ssh-ed25519 AAAA...')",
+        )
+    _check(
+        host == "github.com" or bool(known_hosts),
+        section.path("knownHosts"),
+        list(known_hosts),
+        f"the SSH host keys of {host} (GitHub's published keys only cover github.com)",
+    )
+    section.finish()
+    return GitHubConfig(owner, repository, host, create, visibility, known_hosts)
+
+
+def _parse_toolkit(section: _Section) -> ToolkitConfig:
+    namespace = section.value("namespace", str, "gitops-system")
+    _check(
+        bool(_DNS_LABEL.match(namespace)),
+        section.path("namespace"),
+        namespace,
+        "a Kubernetes namespace name",
+    )
+    version = section.value("version", str)
+    _check(
+        bool(_FLUX_VERSION.match(version)),
+        section.path("version"),
+        version,
+        "a Flux release tag such as v2.9.4",
+    )
+    components = section.strings("components", TOOLKIT_COMPONENTS)
+    known = (*TOOLKIT_COMPONENTS, *TOOLKIT_EXTRA_COMPONENTS)
+    for component in components:
+        _check(
+            component in known,
+            section.path("components"),
+            component,
+            f"component names from {list(known)}",
+        )
+    for required in REQUIRED_TOOLKIT_COMPONENTS:
+        _check(
+            required in components,
+            section.path("components"),
+            list(components),
+            f"a list that includes {required}",
+        )
+    _check(
+        len(set(components)) == len(components),
+        section.path("components"),
+        list(components),
+        "no repeated names",
+    )
+    manifests_file = section.value("manifestsFile", str, "") or None
+    sha = section.value("manifestsSha256", str, "") or None
+    if sha is not None:
+        _check(
+            bool(_SHA256.match(sha)),
+            section.path("manifestsSha256"),
+            sha,
+            "64 lowercase hex digits",
+        )
+    section.finish()
+    ordered = tuple(name for name in known if name in components)
+    return ToolkitConfig(namespace, version, ordered, manifests_file, sha)
+
+
+def _parse_deploy_key(section: _Section) -> DeployKeyConfig:
+    algorithm = section.value("algorithm", str, "ecdsa-p384")
+    _check(
+        algorithm in DEPLOY_KEY_ALGORITHMS,
+        section.path("algorithm"),
+        algorithm,
+        f"one of {list(DEPLOY_KEY_ALGORITHMS)}",
+    )
+    read_write = section.value("readWrite", bool, False)
+    generation = section.value("generation", int, 1)
+    _check(
+        generation >= 1,
+        section.path("generation"),
+        generation,
+        "1 or more (raise it by one to rotate the key)",
+    )
+    section.finish()
+    return DeployKeyConfig(algorithm, read_write, generation)
+
+
+def _parse_sync(section: _Section, environment: str) -> SyncConfig:
+    branch = section.value("branch", str, "main")
+    _check(_valid_branch(branch), section.path("branch"), branch, "a git branch name")
+    path = normalise_repo_path(
+        section.path("path"), section.value("path", str, f"gitops/aws/clusters/{environment}")
+    )
+    interval = _duration(section, "interval", "1m")
+    kustomization_interval = _duration(section, "kustomizationInterval", "10m")
+    ready_timeout = _duration(section, "readyTimeout", "10m", minimum_seconds=30)
+    section.finish()
+    return SyncConfig(
+        branch=branch,
+        path=path,
+        interval=format_go_duration(interval * 10**9),
+        kustomization_interval=format_go_duration(kustomization_interval * 10**9),
+        ready_timeout_seconds=ready_timeout,
+    )
+
+
+def _parse_policy(section: _Section, environment: str) -> PolicyConfig:
+    relax = section.strings("relax", ())
+    for rule in relax:
+        _check(
+            rule in POLICY_RULES,
+            section.path("relax"),
+            rule,
+            f"guardrail ids from {list(POLICY_RULES)}",
+        )
+    # Production may waive only the deploy-key rule, and only by saying so; every other relaxation
+    # is for dev and qa.
+    if environment == "prod":
+        waivable = ("read-only-deploy-key",)
+        for rule in relax:
+            _check(
+                rule in waivable,
+                section.path("relax"),
+                rule,
+                f"nothing but {list(waivable)} on prod",
+            )
+    section.finish()
+    return PolicyConfig(tuple(sorted(set(relax), key=POLICY_RULES.index)))
+
+
+def parse_stack_config(raw: Mapping[str, object], stack: str) -> StackConfig:
+    """Validate the raw stack settings (keys as in the stack file, values JSON-decoded)."""
+    prefix = f"{PROJECT}:"
+    for key in sorted(raw):
+        if key.startswith(prefix) and key[len(prefix) :] not in KNOWN_KEYS:
+            raise ConfigError(
+                key, raw[key], f"one of the known keys {[prefix + k for k in KNOWN_KEYS]}"
+            )
+
+    def get(key: str) -> object:
+        return raw.get(prefix + key, _MISSING)
+
+    region = raw.get("aws:region", _MISSING)
+    _check(
+        isinstance(region, str) and bool(_REGION.match(region)),
+        "aws:region",
+        region,
+        "an AWS region such as eu-west-1",
+    )
+    assert isinstance(region, str)
+    environment = get("environment")
+    _check(
+        environment in ENVIRONMENTS,
+        f"{prefix}environment",
+        environment,
+        f"one of {list(ENVIRONMENTS)}",
+    )
+    assert isinstance(environment, str)
+    _check(
+        stack not in ENVIRONMENTS or stack == environment,
+        f"{prefix}environment",
+        environment,
+        f"'{stack}' on the stack named {stack}",
+    )
+    return StackConfig(
+        stack=stack,
+        environment=environment,
+        region=region,
+        network=_parse_network(_Section(f"{prefix}network", get("network"))),
+        cluster=_parse_cluster(_Section(f"{prefix}cluster", get("cluster")), stack),
+        github=_parse_github(_Section(f"{prefix}github", get("github"))),
+        toolkit=_parse_toolkit(_Section(f"{prefix}toolkit", get("toolkit"))),
+        deploy_key=_parse_deploy_key(_Section(f"{prefix}deployKey", get("deployKey"))),
+        sync=_parse_sync(_Section(f"{prefix}sync", get("sync")), environment),
+        policy=_parse_policy(_Section(f"{prefix}policy", get("policy")), environment),
+        tags={"project": PROJECT, "stack": stack, "environment": environment},
+    )
+
+
+@dataclass(frozen=True)
+class SecretSettings:
+    """Credentials from secret stack config, kept as Pulumi secrets end to end."""
+
+    sumologic_access_id: pulumi.Output[str]
+    sumologic_access_key: pulumi.Output[str]
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    settings: StackConfig
+    secrets: SecretSettings
+
+
+def _decode(value: object) -> object:
+    # Pulumi hands object values to the program as JSON text and scalars as plain strings.
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _all_config() -> dict[str, object]:
+    # pulumi.Config reads one known key at a time; to report a misspelt key we need the whole set,
+    # which the SDK keeps in the engine-provided environment and in its runtime config map.
+    from pulumi.runtime import config as runtime_config
+
+    merged: dict[str, object] = dict(runtime_config.get_config_env())
+    merged.update(runtime_config.CONFIG.get())
+    return merged
+
+
+def load() -> LoadedConfig:
+    """Read and validate the current stack's settings; raises ConfigError before anything is declared."""
+    everything = _all_config()
+    secret_keys = set(SECRET_KEYS)
+    raw = {
+        key: _decode(value)
+        for key, value in everything.items()
+        if key.split(":", 1)[-1] not in secret_keys
+    }
+    settings = parse_stack_config(raw, pulumi.get_stack())
+    project_config = pulumi.Config(PROJECT)
+    secrets = {}
+    for key in SECRET_KEYS:
+        value = project_config.get_secret(key)
+        if value is None:
+            raise ConfigError(
+                f"{PROJECT}:{key}", _MISSING, f"a secret: pulumi config set --secret {key} VALUE"
+            )
+        secrets[key] = value
+    return LoadedConfig(
+        settings,
+        SecretSettings(secrets["sumologicAccessId"], secrets["sumologicAccessKey"]),
+    )

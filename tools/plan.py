@@ -1,0 +1,240 @@
+"""Offline plan: run the real program for one stack under the mock engine and write what it declares.
+
+    python -m tools.plan --stack dev [--out build/plan] [--flux-manifests FILE] [--project-dir DIR]
+
+Writes OUT/STACK/resources.json (every resource, secrets shown as "[secret]"), OUT/STACK/manifests.yaml
+(every Kubernetes object, Secret data redacted) and OUT/STACK/outputs.json (stack outputs, redacted).
+Needs no cloud account, no Pulumi CLI and no network; two runs give byte-identical files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+
+from components.config import PROJECT, SECRET_KEYS
+from tools.mocks import (
+    SECRET_MARK,
+    ProgramRun,
+    RecordedResource,
+    config_from_stack_file,
+    redact,
+    run_program,
+    type_and_name,
+)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+OFFLINE_ENV = "EKS_GITOPS_OFFLINE"
+# Stack files never hold credentials in clear; the plan stands in for them with marked placeholders.
+PLACEHOLDER_SECRET = "plan-placeholder"
+TOOLKIT_TYPE = "eks-gitops:toolkit:Toolkit"
+
+
+class PlanError(Exception):
+    """The stack cannot be planned; the message says why in one line."""
+
+
+@dataclass
+class Plan:
+    stack: str
+    run: ProgramRun
+
+    def resources(self) -> list[dict[str, Any]]:
+        return [
+            _resource_entry(resource)
+            for resource in sorted(self.run.resources, key=lambda r: r.urn)
+        ]
+
+    def manifests(self) -> list[dict[str, Any]]:
+        objects = [
+            _manifest(resource)
+            for resource in self.run.resources
+            if resource.type.startswith("kubernetes:") and resource.custom
+        ]
+        return sorted(objects, key=_manifest_sort_key)
+
+    def outputs(self) -> dict[str, Any]:
+        return dict(sorted(redact(self.run.stack_outputs).items()))
+
+    def toolkit_entry(self) -> dict[str, Any] | None:
+        toolkits = [r for r in self.run.resources if r.type == TOOLKIT_TYPE]
+        return toolkits[0].plain_inputs if toolkits else None
+
+
+def _resource_entry(resource: RecordedResource) -> dict[str, Any]:
+    return {
+        "type": resource.type,
+        "name": resource.name,
+        "urn": resource.urn,
+        "parent": _parent_name(resource.parent),
+        "custom": resource.custom,
+        "provider": resource.provider,
+        "inputs": resource.redacted_inputs,
+        "dependencies": sorted(type_and_name(urn) for urn in resource.dependencies),
+        "protect": resource.protect,
+        "deleteBeforeReplace": resource.delete_before_replace,
+        "retainOnDelete": resource.retain_on_delete,
+        "ignoreChanges": resource.ignore_changes,
+        "replaceOnChanges": resource.replace_on_changes,
+        "customTimeouts": resource.custom_timeouts,
+        "deletedWith": type_and_name(resource.deleted_with) if resource.deleted_with else None,
+    }
+
+
+def _parent_name(parent_urn: str | None) -> str | None:
+    if parent_urn is None:
+        return None
+    parent = type_and_name(parent_urn)
+    return None if parent.startswith("pulumi:pulumi:Stack::") else parent
+
+
+def _manifest(resource: RecordedResource) -> dict[str, Any]:
+    body = {key: value for key, value in resource.redacted_inputs.items() if value is not None}
+    if body.get("kind") == "Secret":
+        for field in ("data", "stringData"):
+            if isinstance(body.get(field), dict):
+                body[field] = dict.fromkeys(sorted(body[field]), SECRET_MARK)
+            elif field in body:
+                body[field] = SECRET_MARK
+    ordered = {key: body[key] for key in ("apiVersion", "kind", "metadata") if key in body}
+    ordered.update({key: body[key] for key in sorted(body) if key not in ordered})
+    return ordered
+
+
+def _manifest_sort_key(obj: Mapping[str, Any]) -> tuple[str, str, str, str]:
+    metadata = obj.get("metadata") or {}
+    return (
+        str(obj.get("apiVersion")),
+        str(obj.get("kind")),
+        str(metadata.get("namespace", "")),
+        str(metadata.get("name", "")),
+    )
+
+
+def stack_config(project_dir: Path, stack: str) -> dict[str, Any]:
+    path = project_dir / f"Pulumi.{stack}.yaml"
+    if not path.is_file():
+        raise PlanError(f"no stack file {path}")
+    try:
+        document = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise PlanError(
+            f"{path.name}{where}: not valid YAML ({getattr(error, 'problem', error)})"
+        ) from None
+    if not isinstance(document, dict) or not isinstance(document.get("config", {}), dict):
+        raise PlanError(f"{path.name}: expected a mapping with a 'config:' mapping at the top")
+    return document
+
+
+def plan_stack(
+    stack: str,
+    *,
+    project_dir: Path = REPO_ROOT,
+    flux_manifests: Path | None = None,
+    secret_values: Mapping[str, str] | None = None,
+) -> Plan:
+    document = stack_config(project_dir, stack)
+    config = config_from_stack_file(document)
+    secret_keys = [f"{PROJECT}:{key}" for key in SECRET_KEYS]
+    for key in secret_keys:
+        value = document.get("config", {}).get(key)
+        if secret_values and key in secret_values:
+            config[key] = secret_values[key]
+        elif value is None or isinstance(
+            value, dict
+        ):  # absent, or `secure:` ciphertext we cannot open
+            config[key] = PLACEHOLDER_SECRET
+    if flux_manifests is not None:
+        toolkit_key = f"{PROJECT}:toolkit"
+        toolkit = json.loads(config.get(toolkit_key, "{}"))
+        if isinstance(toolkit, dict):
+            toolkit["manifestsFile"] = str(flux_manifests.resolve())
+            config[toolkit_key] = json.dumps(toolkit)
+    try:
+        run = run_program(
+            project_dir / "__main__.py",
+            project=PROJECT,
+            stack=stack,
+            config=config,
+            secret_keys=secret_keys,
+            environment={OFFLINE_ENV: "1"},
+        )
+    except pulumi.RunError as error:
+        raise PlanError(str(error)) from None
+    return Plan(stack, run)
+
+
+def _dump_yaml(objects: list[dict[str, Any]]) -> str:
+    return (
+        yaml.safe_dump_all(objects, sort_keys=False, default_flow_style=False, width=120)
+        if objects
+        else ""
+    )
+
+
+def write_plan(plan: Plan, out_dir: Path) -> Path:
+    target = out_dir / plan.stack
+    target.mkdir(parents=True, exist_ok=True)
+    (target / "resources.json").write_text(
+        json.dumps(plan.resources(), indent=2, sort_keys=True) + "\n"
+    )
+    (target / "manifests.yaml").write_text(_dump_yaml(plan.manifests()))
+    (target / "outputs.json").write_text(
+        json.dumps(plan.outputs(), indent=2, sort_keys=True) + "\n"
+    )
+    return target
+
+
+def summary(plan: Plan, target: Path) -> str:
+    counts = Counter(resource.type for resource in plan.run.resources)
+    lines = [f"plan of stack {plan.stack}: {len(plan.run.resources)} resources"]
+    lines += [f"  {count:4d}  {type_token}" for type_token, count in sorted(counts.items())]
+    toolkit = plan.toolkit_entry()
+    if toolkit is not None and not toolkit.get("expanded"):
+        lines.append(
+            f"  toolkit NOT expanded: Flux {toolkit.get('version')} manifests ({toolkit.get('url')}) are not "
+            "available offline; pass --flux-manifests FILE to see every toolkit object"
+        )
+    lines.append(f"  written to {target}/ (resources.json, manifests.yaml, outputs.json)")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.plan", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--stack", required=True)
+    parser.add_argument("--out", type=Path, default=REPO_ROOT / "build" / "plan")
+    parser.add_argument(
+        "--flux-manifests", type=Path, help="a Flux install.yaml to expand the toolkit from"
+    )
+    parser.add_argument("--project-dir", type=Path, default=REPO_ROOT, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.flux_manifests is not None and not args.flux_manifests.is_file():
+        print(f"error: --flux-manifests {args.flux_manifests}: no such file", file=sys.stderr)
+        return 2
+    try:
+        plan = plan_stack(
+            args.stack, project_dir=args.project_dir, flux_manifests=args.flux_manifests
+        )
+    except PlanError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    target = write_plan(plan, args.out)
+    print(summary(plan, target))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

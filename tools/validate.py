@@ -1,0 +1,159 @@
+"""Validate the gitops/ tree: builds, Flux API versions and fields, references per cluster,
+postBuild variables and credentials.
+
+    python -m tools.validate [--root DIR]
+
+Exit 0 with one summary line per cluster, or 1 with one line per problem:
+`FILE: KIND/NAMESPACE/NAME: FIELD: message`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from tools.gitops.checks import (
+    check_api_version,
+    check_credentials_in_object,
+    check_credentials_in_text,
+    check_helm_repository,
+    check_references,
+    check_schema,
+)
+from tools.gitops.cluster import Cluster, expand_clusters
+from tools.gitops.kustomize import (
+    Builder,
+    OriginIndex,
+    kustomization_dirs,
+    kustomization_file,
+    source_files,
+)
+from tools.gitops.model import FLUX_KINDS, Manifest, Problem
+
+REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
+EVERY_CONTROLLER = frozenset(kind.controller for kind in FLUX_KINDS.values())
+
+
+@dataclass(frozen=True)
+class Report:
+    problems: tuple[Problem, ...]
+    summaries: tuple[str, ...]
+
+
+def check_manifest(manifest: Manifest, served_controllers: frozenset[str]) -> list[Problem]:
+    """The checks that need nothing but the object itself."""
+    return [
+        *check_api_version(manifest, served_controllers),
+        *check_schema(manifest),
+        *check_helm_repository(manifest),
+        *check_credentials_in_object(manifest),
+    ]
+
+
+def check_cluster(cluster: Cluster) -> list[Problem]:
+    served = cluster.lock.components if cluster.lock else frozenset()
+    problems = list(cluster.problems)
+    for manifest in cluster.manifests.values():
+        problems += check_manifest(manifest, served)
+        problems += check_references(manifest, cluster)
+    return problems
+
+
+def check_builds(directories: Iterable[Path], builder: Builder) -> list[Problem]:
+    problems = []
+    for directory in directories:
+        build = builder.build(directory)
+        if build.error is not None:
+            file = kustomization_file(directory) or directory
+            problems.append(Problem(file, "-", "-", f"kustomize build failed: {build.error}"))
+    return problems
+
+
+def reached_directories(clusters: Iterable[Cluster]) -> set[Path]:
+    """Kustomization directories that some cluster's build reads."""
+    reached: set[Path] = set()
+    for cluster in clusters:
+        for directory in cluster.build_dirs:
+            reached |= {path.parent for path in source_files(directory).inputs}
+    return reached
+
+
+def check_unreached(directories: Iterable[Path], builder: Builder) -> list[Problem]:
+    """Directories no cluster syncs still get the checks that need no cluster."""
+    problems: list[Problem] = []
+    for directory in directories:
+        build = builder.build(directory)
+        index = OriginIndex.for_directory(directory)
+        for text in build.documents:
+            body = yaml.safe_load(text)
+            if isinstance(body, dict):
+                manifest = Manifest(body, index, f"build of {directory.name}")
+                problems += check_manifest(manifest, EVERY_CONTROLLER)
+    return problems
+
+
+def check_files(tree: Path) -> list[Problem]:
+    problems: list[Problem] = []
+    for path in sorted(p for p in tree.rglob("*") if p.is_file()):
+        try:
+            text = path.read_text()
+        except UnicodeDecodeError:
+            continue
+        problems += check_credentials_in_text(path, text)
+    return problems
+
+
+def summarize(cluster: Cluster) -> str:
+    releases = sorted(
+        f"{m.name} {((m.spec.get('chart') or {}).get('spec') or {}).get('version', '?')}"
+        for m in cluster.manifests.values()
+        if m.kind == "HelmRelease"
+    )
+    followed = ", ".join(m.name for m in cluster.followed)
+    return (
+        f"{cluster.name}: ok, {len(cluster.manifests)} objects; "
+        f"Kustomizations {followed}; HelmReleases {', '.join(releases) or 'none'}"
+    )
+
+
+def validate(root: Path, builder: Builder | None = None) -> Report:
+    builder = builder or Builder()
+    tree = root / "gitops"
+    if not tree.is_dir():
+        return Report((Problem(tree, "-", "-", "no gitops/ directory"),), ())
+    directories = kustomization_dirs(tree)
+    problems = check_builds(directories, builder)
+    clusters = expand_clusters(root, builder)
+    for cluster in clusters:
+        problems += check_cluster(cluster)
+    reached = reached_directories(clusters)
+    unreached = [d for d in directories if d.resolve() not in reached]
+    problems += check_unreached(unreached, builder)
+    problems += check_files(tree)
+    unique = sorted(set(problems), key=lambda p: (str(p.file), p.object, p.field, p.message))
+    return Report(tuple(unique), tuple(summarize(c) for c in clusters))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.validate", description=__doc__)
+    parser.add_argument("--root", type=Path, default=REPOSITORY_ROOT, help="repository root")
+    args = parser.parse_args(argv)
+    root = args.root.resolve()
+    report = validate(root)
+    if report.problems:
+        for problem in report.problems:
+            print(problem.render(root))
+        print(f"{len(report.problems)} problem(s)", file=sys.stderr)
+        return 1
+    for summary in report.summaries:
+        print(summary)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

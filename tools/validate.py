@@ -33,9 +33,8 @@ from tools.gitops.kustomize import (
     kustomization_file,
     source_files,
 )
-from tools.gitops.model import FLUX_KINDS, Manifest, Problem
+from tools.gitops.model import FLUX_KINDS, REPOSITORY_ROOT, Manifest, Problem
 
-REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
 EVERY_CONTROLLER = frozenset(kind.controller for kind in FLUX_KINDS.values())
 
 

@@ -2,27 +2,83 @@
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_github as github
 
 from components import config
+from components.app_credentials import SUMOLOGIC_SECRET, AppCredentials, AppCredentialsArgs
 from components.cluster import Cluster, ClusterArgs
+from components.deploy_key import DeployKey, DeployKeyArgs, deploy_key_title
 from components.network import Network, NetworkArgs
+from components.repository import Repository, RepositoryArgs
+from components.sync import Sync, SyncArgs
+from components.toolkit import Toolkit, ToolkitArgs, obtain_manifest
 
 loaded = config.load()
 settings = loaded.settings
+namespace = settings.toolkit.namespace
 
-aws_provider = aws.Provider(
-    "aws", region=settings.region, default_tags={"tags": dict(settings.tags)}
-)
+aws_provider = aws.Provider("aws", region=settings.region, default_tags={"tags": dict(settings.tags)})
+github_provider = github.Provider("github", owner=settings.github.owner, base_url=settings.github.api_url)
+
 network = Network(
     "network",
-    NetworkArgs(
-        cluster_name=settings.cluster.name, config=settings.network, aws_provider=aws_provider
-    ),
+    NetworkArgs(cluster_name=settings.cluster.name, config=settings.network, aws_provider=aws_provider),
 )
 cluster = Cluster(
     "cluster",
-    ClusterArgs(
-        config=settings.cluster, region=settings.region, network=network, aws_provider=aws_provider
+    ClusterArgs(config=settings.cluster, region=settings.region, network=network, aws_provider=aws_provider),
+)
+toolkit = Toolkit(
+    "toolkit",
+    ToolkitArgs(
+        config=settings.toolkit,
+        manifest=obtain_manifest(
+            settings.toolkit, offline=loaded.runtime.offline, cache_dir=loaded.runtime.flux_cache_dir
+        ),
+        kubernetes_provider=cluster.kubernetes_provider,
+        depends_on=[cluster.node_group],
+    ),
+)
+repository = Repository("repository", RepositoryArgs(config=settings.github, github_provider=github_provider))
+deploy_key = DeployKey(
+    "deploy-key",
+    DeployKeyArgs(
+        config=settings.deploy_key,
+        github=settings.github,
+        repository=repository.name,
+        title=deploy_key_title(
+            settings.cluster.name, namespace, settings.sync.branch, settings.sync.path, settings.deploy_key.generation
+        ),
+        namespace=namespace,
+        secret_name=namespace,
+        github_provider=github_provider,
+        kubernetes_provider=cluster.kubernetes_provider,
+        secret_depends_on=toolkit.namespaces,
+    ),
+)
+credentials = AppCredentials(
+    "app-credentials",
+    AppCredentialsArgs(
+        namespace=namespace,
+        secrets={
+            SUMOLOGIC_SECRET: {
+                "accessId": loaded.secrets.sumologic_access_id,
+                "accessKey": loaded.secrets.sumologic_access_key,
+            }
+        },
+        kubernetes_provider=cluster.kubernetes_provider,
+        depends_on=toolkit.namespaces,
+    ),
+)
+sync = Sync(
+    "sync",
+    SyncArgs(
+        sync=settings.sync,
+        github=settings.github,
+        namespace=namespace,
+        secret_name=namespace,
+        kubernetes_provider=cluster.kubernetes_provider,
+        depends_on=[*toolkit.ready, deploy_key.secret, deploy_key.deploy_key, *credentials.secrets],
     ),
 )
 
@@ -31,3 +87,5 @@ pulumi.export("endpoint", cluster.endpoint)
 pulumi.export("kubeconfig", cluster.kubeconfig)
 pulumi.export("oidcProviderArn", cluster.oidc_provider_arn)
 pulumi.export("nodeRoleArn", cluster.node_role_arn)
+pulumi.export("deployKeyPublicKey", deploy_key.public_key)
+pulumi.export("syncPath", sync.path)

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final, TypeVar
 
 import pulumi
+
+from components.flux_release import default_cache_dir
+from components.flux_manifests import DEFAULT_COMPONENTS, KNOWN_COMPONENTS, REQUIRED_COMPONENTS
 
 PROJECT: Final = "eks-gitops"
 ENVIRONMENTS: Final = ("dev", "qa", "prod")
@@ -31,18 +35,6 @@ AMI_TYPES: Final = (
     "BOTTLEROCKET_x86_64",
     "BOTTLEROCKET_ARM_64",
 )
-TOOLKIT_COMPONENTS: Final = (
-    "source-controller",
-    "kustomize-controller",
-    "helm-controller",
-    "notification-controller",
-)
-TOOLKIT_EXTRA_COMPONENTS: Final = (
-    "image-reflector-controller",
-    "image-automation-controller",
-    "source-watcher",
-)
-REQUIRED_TOOLKIT_COMPONENTS: Final = ("source-controller", "kustomize-controller")
 
 # Guardrail ids (components/policy.py); a non-prod stack may relax some of them by name.
 POLICY_RULES: Final = (
@@ -157,8 +149,9 @@ class GitHubConfig:
     known_hosts: tuple[str, ...]
 
     @property
-    def uses_github_com(self) -> bool:
-        return self.host == "github.com"
+    def api_url(self) -> str | None:
+        """GitHub Enterprise Server's REST API; None lets the provider use api.github.com."""
+        return None if self.host == "github.com" else f"https://{self.host}/api/v3/"
 
 
 @dataclass(frozen=True)
@@ -570,8 +563,8 @@ def _parse_toolkit(section: _Section) -> ToolkitConfig:
         version,
         "a Flux release tag such as v2.9.4",
     )
-    components = section.strings("components", TOOLKIT_COMPONENTS)
-    known = (*TOOLKIT_COMPONENTS, *TOOLKIT_EXTRA_COMPONENTS)
+    components = section.strings("components", DEFAULT_COMPONENTS)
+    known = KNOWN_COMPONENTS
     for component in components:
         _check(
             component in known,
@@ -579,7 +572,7 @@ def _parse_toolkit(section: _Section) -> ToolkitConfig:
             component,
             f"component names from {list(known)}",
         )
-    for required in REQUIRED_TOOLKIT_COMPONENTS:
+    for required in REQUIRED_COMPONENTS:
         _check(
             required in components,
             section.path("components"),
@@ -681,6 +674,10 @@ def parse_stack_config(raw: Mapping[str, object], stack: str) -> StackConfig:
     def get(key: str) -> object:
         return raw.get(prefix + key, _MISSING)
 
+    if "github:token" in raw:
+        raise ConfigError(
+            "github:token", "[redacted]", "no token in a stack file: export GITHUB_TOKEN in the environment"
+        )
     region = raw.get("aws:region", _MISSING)
     _check(
         isinstance(region, str) and bool(_REGION.match(region)),
@@ -727,9 +724,22 @@ class SecretSettings:
 
 
 @dataclass(frozen=True)
+class RuntimeOptions:
+    """How this run may fetch things: the offline plan sets EKS_GITOPS_OFFLINE so the program never
+    touches the network, and says so instead of failing where a download would be needed."""
+
+    offline: bool
+    flux_cache_dir: Path
+
+
+OFFLINE_ENV: Final = "EKS_GITOPS_OFFLINE"
+
+
+@dataclass(frozen=True)
 class LoadedConfig:
     settings: StackConfig
     secrets: SecretSettings
+    runtime: RuntimeOptions
 
 
 def _decode(value: object) -> object:
@@ -749,7 +759,8 @@ def _all_config() -> dict[str, object]:
 
     merged: dict[str, object] = dict(runtime_config.get_config_env())
     merged.update(runtime_config.CONFIG.get())
-    return merged
+    # Older engines spell keys `project:config:name`; the program only knows `project:name`.
+    return {key.replace(":config:", ":", 1): value for key, value in merged.items()}
 
 
 def load() -> LoadedConfig:
@@ -774,4 +785,5 @@ def load() -> LoadedConfig:
     return LoadedConfig(
         settings,
         SecretSettings(secrets["sumologicAccessId"], secrets["sumologicAccessKey"]),
+        RuntimeOptions(offline=os.environ.get(OFFLINE_ENV) == "1", flux_cache_dir=default_cache_dir()),
     )

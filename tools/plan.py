@@ -21,7 +21,7 @@ from typing import Any
 import pulumi
 import yaml
 
-from components.config import PROJECT, SECRET_KEYS
+from components.config import OFFLINE_ENV, PROJECT, SECRET_KEYS
 from tools.mocks import (
     SECRET_MARK,
     ProgramRun,
@@ -33,7 +33,6 @@ from tools.mocks import (
 )
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-OFFLINE_ENV = "EKS_GITOPS_OFFLINE"
 # Stack files never hold credentials in clear; the plan stands in for them with marked placeholders.
 PLACEHOLDER_SECRET = "plan-placeholder"
 TOOLKIT_TYPE = "eks-gitops:toolkit:Toolkit"
@@ -177,7 +176,7 @@ def plan_stack(
 
 def _dump_yaml(objects: list[dict[str, Any]]) -> str:
     return (
-        yaml.safe_dump_all(objects, sort_keys=False, default_flow_style=False, width=120)
+        yaml.safe_dump_all(objects, sort_keys=True, default_flow_style=False, width=120)
         if objects
         else ""
     )

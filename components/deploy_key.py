@@ -1,0 +1,112 @@
+"""The SSH identity Flux pulls with: a TLS key pair, its public half registered as a deploy key on the
+repository, and the Kubernetes Secret source-controller reads (`identity`, `identity.pub`,
+`known_hosts`).
+
+Rotation is one config value: `deployKey.generation` is part of the resource names, so raising it
+declares a new key and deploy key, rewrites the Secret in place, and only then, at the end of the
+update, deletes the old deploy key. Flux never holds a key GitHub has already dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_github as github
+import pulumi_kubernetes as k8s
+import pulumi_tls as tls
+
+from components.config import DeployKeyConfig, GitHubConfig
+
+# tls.PrivateKey arguments per configured algorithm. ECDSA P-384 is what `flux bootstrap` generates.
+KEY_ALGORITHMS: dict[str, dict[str, str | int]] = {
+    "ecdsa-p384": {"algorithm": "ECDSA", "ecdsa_curve": "P384"},
+    "ecdsa-p256": {"algorithm": "ECDSA", "ecdsa_curve": "P256"},
+    "ed25519": {"algorithm": "ED25519"},
+    "rsa-4096": {"algorithm": "RSA", "rsa_bits": 4096},
+}
+
+
+def known_hosts(host: str, keys: Sequence[str]) -> str:
+    """One `HOST TYPE KEY` line per host key (never several keys on a line: Flux 2.6.1 misread those)."""
+    lines = []
+    for key in keys:
+        parts = key.split()
+        if len(parts) < 2:
+            raise ValueError(f"host key {key!r} is not 'TYPE BASE64'")
+        lines.append(f"{host} {parts[0]} {parts[1]}")
+    if not lines:
+        raise ValueError(f"no SSH host keys for {host}")
+    return "\n".join(lines) + "\n"
+
+
+def deploy_key_title(cluster_name: str, namespace: str, branch: str, path: str, generation: int) -> str:
+    """Says which cluster a key belongs to; shaped like bootstrap's `<ns>-<branch>-<secret>-<path>`."""
+    return f"{cluster_name}: {namespace}-{branch}-{namespace}-./{path} (key {generation})"
+
+
+@dataclass(frozen=True)
+class DeployKeyArgs:
+    config: DeployKeyConfig
+    github: GitHubConfig
+    repository: pulumi.Input[str]
+    title: str
+    namespace: str
+    secret_name: str
+    github_provider: github.Provider
+    kubernetes_provider: k8s.Provider
+    # The namespace the Secret lives in has to exist first.
+    secret_depends_on: Sequence[pulumi.Resource]
+
+
+class DeployKey(pulumi.ComponentResource):
+    public_key: pulumi.Output[str]
+    deploy_key: github.RepositoryDeployKey
+    secret: k8s.core.v1.Secret
+
+    def __init__(self, name: str, args: DeployKeyArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("eks-gitops:deploykey:DeployKey", name, None, opts)
+        generation = f"{name}-{args.config.generation}"
+        key = tls.PrivateKey(
+            generation,
+            **KEY_ALGORITHMS[args.config.algorithm],  # type: ignore[arg-type]
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.deploy_key = github.RepositoryDeployKey(
+            generation,
+            repository=args.repository,
+            title=args.title,
+            key=key.public_key_openssh.apply(str.strip),
+            read_only=not args.config.read_write,
+            opts=pulumi.ResourceOptions(parent=self, provider=args.github_provider),
+        )
+        host_keys = (
+            list(args.github.known_hosts)
+            if args.github.known_hosts
+            else github.get_ssh_keys(opts=pulumi.InvokeOptions(parent=self, provider=args.github_provider)).keys
+        )
+        self.secret = k8s.core.v1.Secret(
+            name,
+            metadata={"name": args.secret_name, "namespace": args.namespace},
+            type="Opaque",
+            string_data=pulumi.Output.secret(
+                pulumi.Output.all(key.private_key_pem_pkcs8, key.public_key_openssh).apply(
+                    lambda pair: {
+                        # source-controller reads a PEM private key; PKCS#8 as bootstrap writes it.
+                        "identity": pair[0],
+                        "identity.pub": pair[1],
+                        "known_hosts": known_hosts(args.github.host, host_keys),
+                    }
+                )
+            ),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                provider=args.kubernetes_provider,
+                additional_secret_outputs=["data", "stringData"],
+                # The Secret changes to the new key only once GitHub accepts it.
+                depends_on=[*args.secret_depends_on, self.deploy_key],
+            ),
+        )
+        self.public_key = key.public_key_openssh
+        self.register_outputs({"publicKey": self.public_key, "deployKeyId": self.deploy_key.id})

@@ -1,0 +1,157 @@
+"""The Flux toolkit on the cluster: the official release manifest for the pinned version, cut down to
+the chosen controllers, moved into the configured namespace, and applied object by object so a
+preview shows object-level diffs and a version bump updates objects in place."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.config import ToolkitConfig
+from components.flux_manifests import render_toolkit, resource_name
+from components.flux_release import (
+    InstallManifest,
+    ManifestChecksumError,
+    ManifestUnavailable,
+    load_install_manifest,
+    release_url,
+)
+
+KubeObject = dict[str, Any]
+
+# The kinds a Flux release manifest contains, each mapped to its typed Pulumi resource so the URN
+# type matches what `pulumi import` and the provider expect. A release that brings a new kind
+# fails loudly here instead of being applied by a guess.
+_RESOURCE_CLASSES: Mapping[tuple[str, str], Callable[..., pulumi.CustomResource]] = {
+    ("v1", "Namespace"): k8s.core.v1.Namespace,
+    ("v1", "ResourceQuota"): k8s.core.v1.ResourceQuota,
+    ("v1", "ServiceAccount"): k8s.core.v1.ServiceAccount,
+    ("v1", "Service"): k8s.core.v1.Service,
+    ("v1", "ConfigMap"): k8s.core.v1.ConfigMap,
+    ("apps/v1", "Deployment"): k8s.apps.v1.Deployment,
+    ("apiextensions.k8s.io/v1", "CustomResourceDefinition"): k8s.apiextensions.v1.CustomResourceDefinition,
+    ("rbac.authorization.k8s.io/v1", "ClusterRole"): k8s.rbac.v1.ClusterRole,
+    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"): k8s.rbac.v1.ClusterRoleBinding,
+    ("rbac.authorization.k8s.io/v1", "Role"): k8s.rbac.v1.Role,
+    ("rbac.authorization.k8s.io/v1", "RoleBinding"): k8s.rbac.v1.RoleBinding,
+    ("networking.k8s.io/v1", "NetworkPolicy"): k8s.networking.v1.NetworkPolicy,
+}
+
+_CAMEL_BOUNDARY = re.compile(r"(?<!^)(?=[A-Z])")
+
+
+def constructor_arguments(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """Keyword arguments of the typed resource for a manifest object (`roleRef` -> `role_ref`)."""
+    return {
+        _CAMEL_BOUNDARY.sub("_", key).lower(): value
+        for key, value in obj.items()
+        if key not in ("apiVersion", "kind", "status")
+    }
+
+
+def resource_class(obj: Mapping[str, Any]) -> Callable[..., pulumi.CustomResource]:
+    key = (str(obj.get("apiVersion")), str(obj.get("kind")))
+    if key not in _RESOURCE_CLASSES:
+        raise pulumi.RunError(
+            f"the Flux manifest has a {key[1]} ({key[0]}) object, which this program does not know how "
+            "to apply; add the kind to components/toolkit.py"
+        )
+    return _RESOURCE_CLASSES[key]
+
+
+def obtain_manifest(config: ToolkitConfig, *, offline: bool, cache_dir: Path) -> InstallManifest | None:
+    """The release manifest, or None when offline without one (only the offline plan runs so).
+
+    Online, a missing manifest stops the run: applying a toolkit we could not read is never right."""
+    try:
+        return load_install_manifest(
+            config.version,
+            file=Path(config.manifests_file) if config.manifests_file else None,
+            expected_sha256=config.manifests_sha256,
+            cache_dir=cache_dir,
+            allow_network=not offline,
+        )
+    except ManifestUnavailable as error:
+        if offline:
+            return None
+        raise pulumi.RunError(str(error)) from None
+    except (ManifestChecksumError, OSError) as error:
+        raise pulumi.RunError(f"Flux {config.version} manifest: {error}") from None
+
+
+@dataclass(frozen=True)
+class ToolkitArgs:
+    config: ToolkitConfig
+    manifest: InstallManifest | None
+    kubernetes_provider: k8s.Provider
+    # Nodes must exist before controllers can run, and must outlive them on destroy so that
+    # finalizers are served.
+    depends_on: Sequence[pulumi.Resource]
+
+
+class Toolkit(pulumi.ComponentResource):
+    namespace: str
+    namespaces: list[pulumi.CustomResource]
+    crds: list[pulumi.CustomResource]
+    controllers: list[pulumi.CustomResource]
+    """Everything that has to be running before sync objects are useful (and gone after them)."""
+    ready: list[pulumi.Resource]
+
+    def __init__(self, name: str, args: ToolkitArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        config = args.config
+        manifest = args.manifest
+        super().__init__(
+            "eks-gitops:toolkit:Toolkit",
+            name,
+            {
+                "version": config.version,
+                "url": release_url(config.version),
+                "namespace": config.namespace,
+                "components": list(config.components),
+                "expanded": manifest is not None,
+                "manifestSha256": manifest.sha256 if manifest else None,
+            },
+            opts,
+        )
+        self.namespace = config.namespace
+        self.namespaces = []
+        self.crds = []
+        self.controllers = []
+        self.ready = []
+        if manifest is not None:
+            self._apply(render_toolkit(manifest.text, config.components, config.namespace), args)
+        self.register_outputs({"namespace": self.namespace, "expanded": manifest is not None})
+
+    def _apply(self, objects: list[KubeObject], args: ToolkitArgs) -> None:
+        base = pulumi.ResourceOptions(parent=self, provider=args.kubernetes_provider)
+
+        def declare(obj: KubeObject, depends_on: Sequence[pulumi.Resource]) -> pulumi.CustomResource:
+            return resource_class(obj)(
+                resource_name(obj),
+                opts=pulumi.ResourceOptions.merge(base, pulumi.ResourceOptions(depends_on=list(depends_on))),
+                **constructor_arguments(obj),
+            )
+
+        namespaces = [declare(obj, args.depends_on) for obj in objects if obj["kind"] == "Namespace"]
+        self.namespaces = namespaces
+        supporting: list[pulumi.CustomResource] = list(namespaces)
+        for obj in objects:
+            if obj["kind"] in ("Namespace", "Deployment"):
+                continue
+            namespaced = bool(obj["metadata"].get("namespace"))
+            resource = declare(obj, namespaces if namespaced else args.depends_on)
+            supporting.append(resource)
+            if obj["kind"] == "CustomResourceDefinition":
+                self.crds.append(resource)
+        # A controller starts after its CRDs, RBAC and service account exist, and is deleted before
+        # them, while it can still release the finalizers it set.
+        self.controllers = [
+            declare(obj, [*args.depends_on, *supporting]) for obj in objects if obj["kind"] == "Deployment"
+        ]
+        self.ready = [*supporting, *self.controllers]

@@ -1,0 +1,47 @@
+"""Helpers for the gitops/ tests: copies of the real tree and snapshots of its files."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+CLUSTERS = Path("gitops/aws/clusters")
+
+
+def copy_tree(destination: Path) -> Path:
+    """A repository root at destination holding a copy of the real gitops/ tree."""
+    shutil.copytree(REPOSITORY / "gitops", destination / "gitops")
+    return destination
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    return {
+        str(path.relative_to(root)): path.read_bytes()
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+    }
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    """Replace text that must be there, so a test cannot silently break nothing."""
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new))
+
+
+def env_file(text: str) -> dict[str, str]:
+    return dict(
+        line.split("=", 1)
+        for line in text.splitlines()
+        if line.strip() and not line.startswith("#")
+    )
+
+
+def set_pin(path: Path, key: str, value: str) -> None:
+    """Set one KEY=VALUE line of a versions.env."""
+    lines = [
+        f"{key}={value}" if line.startswith(f"{key}=") else line
+        for line in path.read_text().splitlines()
+    ]
+    path.write_text("\n".join(lines) + "\n")

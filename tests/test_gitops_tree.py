@@ -1,0 +1,181 @@
+"""The real gitops/ tree: it validates, and each cluster runs what it pins."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from tests.gitops_support import CLUSTERS, REPOSITORY, env_file
+from tools.gitops.cluster import Cluster, expand_cluster
+from tools.gitops.kustomize import Builder
+from tools.validate import validate
+
+ENVIRONMENTS = ("dev", "qa", "prod")
+
+
+@pytest.fixture(scope="module")
+def clusters() -> dict[str, Cluster]:
+    builder = Builder()
+    return {
+        env: expand_cluster(REPOSITORY, REPOSITORY / CLUSTERS / env, builder)
+        for env in ENVIRONMENTS
+    }
+
+
+def helm_releases(cluster: Cluster) -> dict[str, dict[str, object]]:
+    return {m.name: dict(m.body) for m in cluster.manifests.values() if m.kind == "HelmRelease"}
+
+
+def chart_version(release: dict[str, object]) -> object:
+    return release["spec"]["chart"]["spec"]["version"]  # type: ignore[index]
+
+
+def test_real_tree_validates_from_the_command_line() -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "tools.validate"],
+        cwd=REPOSITORY,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    lines = completed.stdout.splitlines()
+    assert [line.split(":", 1)[0] for line in lines] == list(ENVIRONMENTS)
+    assert all(": ok," in line for line in lines)
+
+
+def test_real_tree_has_no_problems() -> None:
+    report = validate(REPOSITORY)
+    assert report.problems == ()
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_cluster_path_builds_with_kubectl(env: str) -> None:
+    built = subprocess.run(
+        ["kubectl", "kustomize", str(REPOSITORY / CLUSTERS / env)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    documents = [doc for doc in yaml.safe_load_all(built) if doc]
+    config_maps = [d for d in documents if d["kind"] == "ConfigMap"]
+    assert [c["metadata"]["name"] for c in config_maps] == ["chart-versions"]
+    pins = env_file((REPOSITORY / CLUSTERS / env / "versions.env").read_text())
+    assert config_maps[0]["data"] == pins
+    assert config_maps[0]["metadata"]["namespace"] == "gitops-system"
+    # The generated record is not synced by Flux.
+    assert not any(d["kind"] in ("GitRepository", "Secret") for d in documents)
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_cluster_runs_both_releases_at_its_own_pinned_versions(
+    env: str, clusters: dict[str, Cluster]
+) -> None:
+    pins = env_file((REPOSITORY / CLUSTERS / env / "versions.env").read_text())
+    releases = helm_releases(clusters[env])
+    assert chart_version(releases["prometheus-operator"]) == pins["prometheus_operator_version"]
+    assert chart_version(releases["sumologic"]) == pins["sumologic_version"]
+    for release in releases.values():
+        assert release["apiVersion"] == "helm.toolkit.fluxcd.io/v2"
+        assert release["metadata"]["namespace"] == "gitops-system"  # type: ignore[index]
+
+
+def test_only_dev_runs_the_extra_ingress_controller(clusters: dict[str, Cluster]) -> None:
+    dev = helm_releases(clusters["dev"])
+    assert (
+        chart_version(dev["traefik"])
+        == env_file((REPOSITORY / CLUSTERS / "dev" / "versions.env").read_text())["traefik_version"]
+    )
+    assert dev["traefik"]["spec"]["targetNamespace"] == "ingress"  # type: ignore[index]
+    for env in ("qa", "prod"):
+        assert "traefik" not in helm_releases(clusters[env])
+        assert clusters[env].find("HelmRepository", "gitops-system", "traefik") is None
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_profile_gets_cluster_variables(env: str, clusters: dict[str, Cluster]) -> None:
+    app_cluster = clusters[env].find("Kustomization", "gitops-system", "app-cluster")
+    assert app_cluster is not None
+    spec = app_cluster.spec
+    assert spec["path"] == "./gitops/aws/common/app-clusters"
+    assert spec["prune"] is True
+    assert spec["sourceRef"] == {"kind": "GitRepository", "name": "gitops-system"}
+    assert set(spec["postBuild"]["substitute"]) == {"cluster_name", "environment", "domain"}
+    assert spec["postBuild"]["substitute"]["environment"] == env
+    cluster_name = spec["postBuild"]["substitute"]["cluster_name"]
+    sumologic = helm_releases(clusters[env])["sumologic"]
+    assert sumologic["spec"]["values"]["sumologic"]["clusterName"] == cluster_name  # type: ignore[index]
+    # Nothing is left unsubstituted in what the cluster gets.
+    rendered = yaml.safe_dump([dict(m.body) for m in clusters[env].manifests.values()])
+    assert "${" not in rendered
+
+
+def test_sumologic_credentials_only_come_from_the_pulumi_secret(
+    clusters: dict[str, Cluster],
+) -> None:
+    for cluster in clusters.values():
+        spec = helm_releases(cluster)["sumologic"]["spec"]
+        assert spec["valuesFrom"] == [  # type: ignore[index]
+            {
+                "kind": "Secret",
+                "name": "sumologic-credentials",
+                "valuesKey": "accessId",
+                "targetPath": "sumologic.accessId",
+            },
+            {
+                "kind": "Secret",
+                "name": "sumologic-credentials",
+                "valuesKey": "accessKey",
+                "targetPath": "sumologic.accessKey",
+            },
+        ]
+        values = spec["values"]["sumologic"]  # type: ignore[index]
+        assert "accessId" not in values and "accessKey" not in values
+
+
+def test_helm_repositories_are_current_sources(clusters: dict[str, Cluster]) -> None:
+    urls = {
+        m.name: m.spec["url"]
+        for m in clusters["dev"].manifests.values()
+        if m.kind == "HelmRepository"
+    }
+    assert urls == {
+        "prometheus-community": "https://prometheus-community.github.io/helm-charts",
+        "sumologic": "https://sumologic.github.io/sumologic-kubernetes-collection",
+        "traefik": "https://traefik.github.io/charts",
+    }
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_generated_record_matches_the_cluster(env: str) -> None:
+    record = REPOSITORY / CLUSTERS / env / "gitops-system"
+    lock = yaml.safe_load((record / "toolkit.lock.yaml").read_text())
+    assert lock["stack"] == env
+    assert lock["flux"]["namespace"] == "gitops-system"
+    sync = {d["kind"]: d for d in yaml.safe_load_all((record / "gotk-sync.yaml").read_text()) if d}
+    assert sync["Kustomization"]["spec"]["path"] == f"./gitops/aws/clusters/{env}"
+    expected_branch = "production" if env == "prod" else "main"
+    assert sync["GitRepository"]["spec"]["ref"] == {"branch": expected_branch}
+    cluster_kustomization = yaml.safe_load(
+        (REPOSITORY / CLUSTERS / env / "kustomization.yaml").read_text()
+    )
+    assert not any("gitops-system" in entry for entry in cluster_kustomization["resources"])
+
+
+CREDENTIAL_PATTERNS = (
+    re.compile(r"AKIA[0-9A-Z]{16}"),
+    re.compile(r"BEGIN [A-Z ]*PRIVATE KEY"),
+    re.compile(r"(?i)(password|secretkey|accesskey|token)\s*[:=]\s*['\"]?[^\s'\"{$]"),
+)
+
+
+def test_no_credential_looking_text_under_gitops() -> None:
+    for path in (REPOSITORY / "gitops").rglob("*"):
+        if path.is_file():
+            text = path.read_text()
+            for pattern in CREDENTIAL_PATTERNS:
+                assert not pattern.search(text), f"{path}: {pattern.pattern}"

@@ -53,11 +53,15 @@ class Plan:
             for resource in sorted(self.run.resources, key=lambda r: r.urn)
         ]
 
-    def manifests(self) -> list[dict[str, Any]]:
+    def manifests(self, under: str | None = None) -> list[dict[str, Any]]:
+        """Every Kubernetes object the stack applies; with `under`, only those declared by a
+        component of that type."""
         objects = [
             _manifest(resource)
             for resource in self.run.resources
-            if resource.type.startswith("kubernetes:") and resource.custom
+            if resource.type.startswith("kubernetes:")
+            and resource.custom
+            and (under is None or _parent_type(resource.parent) == under)
         ]
         return sorted(objects, key=_manifest_sort_key)
 
@@ -87,6 +91,10 @@ def _resource_entry(resource: RecordedResource) -> dict[str, Any]:
         "customTimeouts": resource.custom_timeouts,
         "deletedWith": type_and_name(resource.deleted_with) if resource.deleted_with else None,
     }
+
+
+def _parent_type(parent_urn: str | None) -> str | None:
+    return type_and_name(parent_urn).split("::")[0] if parent_urn else None
 
 
 def _parent_name(parent_urn: str | None) -> str | None:

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 CLUSTERS = Path("gitops/aws/clusters")
@@ -45,3 +49,10 @@ def set_pin(path: Path, key: str, value: str) -> None:
         for line in path.read_text().splitlines()
     ]
     path.write_text("\n".join(lines) + "\n")
+
+
+def edit_yaml(path: Path, change: Callable[[dict[str, Any]], None]) -> None:
+    """Change a single-document YAML file through its parsed form, whatever its layout."""
+    document = yaml.safe_load(path.read_text())
+    change(document)
+    path.write_text(yaml.safe_dump(document, sort_keys=False))

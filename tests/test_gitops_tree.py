@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 import yaml
@@ -26,12 +27,12 @@ def clusters() -> dict[str, Cluster]:
     }
 
 
-def helm_releases(cluster: Cluster) -> dict[str, dict[str, object]]:
+def helm_releases(cluster: Cluster) -> dict[str, dict[str, Any]]:
     return {m.name: dict(m.body) for m in cluster.manifests.values() if m.kind == "HelmRelease"}
 
 
-def chart_version(release: dict[str, object]) -> object:
-    return release["spec"]["chart"]["spec"]["version"]  # type: ignore[index]
+def chart_version(release: dict[str, Any]) -> Any:
+    return release["spec"]["chart"]["spec"]["version"]
 
 
 def test_real_tree_validates_from_the_command_line() -> None:
@@ -81,7 +82,7 @@ def test_cluster_runs_both_releases_at_its_own_pinned_versions(
     assert chart_version(releases["sumologic"]) == pins["sumologic_version"]
     for release in releases.values():
         assert release["apiVersion"] == "helm.toolkit.fluxcd.io/v2"
-        assert release["metadata"]["namespace"] == "gitops-system"  # type: ignore[index]
+        assert release["metadata"]["namespace"] == "gitops-system"
 
 
 def test_only_dev_runs_the_extra_ingress_controller(clusters: dict[str, Cluster]) -> None:
@@ -90,7 +91,7 @@ def test_only_dev_runs_the_extra_ingress_controller(clusters: dict[str, Cluster]
         chart_version(dev["traefik"])
         == env_file((REPOSITORY / CLUSTERS / "dev" / "versions.env").read_text())["traefik_version"]
     )
-    assert dev["traefik"]["spec"]["targetNamespace"] == "ingress"  # type: ignore[index]
+    assert dev["traefik"]["spec"]["targetNamespace"] == "ingress"
     for env in ("qa", "prod"):
         assert "traefik" not in helm_releases(clusters[env])
         assert clusters[env].find("HelmRepository", "gitops-system", "traefik") is None
@@ -108,7 +109,7 @@ def test_profile_gets_cluster_variables(env: str, clusters: dict[str, Cluster]) 
     assert spec["postBuild"]["substitute"]["environment"] == env
     cluster_name = spec["postBuild"]["substitute"]["cluster_name"]
     sumologic = helm_releases(clusters[env])["sumologic"]
-    assert sumologic["spec"]["values"]["sumologic"]["clusterName"] == cluster_name  # type: ignore[index]
+    assert sumologic["spec"]["values"]["sumologic"]["clusterName"] == cluster_name
     # Nothing is left unsubstituted in what the cluster gets.
     rendered = yaml.safe_dump([dict(m.body) for m in clusters[env].manifests.values()])
     assert "${" not in rendered
@@ -119,7 +120,7 @@ def test_sumologic_credentials_only_come_from_the_pulumi_secret(
 ) -> None:
     for cluster in clusters.values():
         spec = helm_releases(cluster)["sumologic"]["spec"]
-        assert spec["valuesFrom"] == [  # type: ignore[index]
+        assert spec["valuesFrom"] == [
             {
                 "kind": "Secret",
                 "name": "sumologic-credentials",
@@ -133,7 +134,7 @@ def test_sumologic_credentials_only_come_from_the_pulumi_secret(
                 "targetPath": "sumologic.accessKey",
             },
         ]
-        values = spec["values"]["sumologic"]  # type: ignore[index]
+        values = spec["values"]["sumologic"]
         assert "accessId" not in values and "accessKey" not in values
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.gitops_support import CLUSTERS, copy_tree, edit
+from tests.gitops_support import CLUSTERS, copy_tree, edit, edit_yaml
 from tools.gitops.substitution import substitute, unresolved_variables
 from tools.validate import main
 
@@ -129,8 +130,10 @@ def test_missing_required_field(root: Path, capsys: pytest.CaptureFixture[str]) 
 def test_kind_whose_controller_is_not_installed(
     root: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    lock = root / CLUSTERS / "qa/gitops-system/toolkit.lock.yaml"
-    edit(lock, "helm-controller, ", "")
+    def without_helm_controller(lock: dict[str, Any]) -> None:
+        lock["flux"]["components"].remove("helm-controller")
+
+    edit_yaml(root / CLUSTERS / "qa/gitops-system/toolkit.lock.yaml", without_helm_controller)
     lines = problems(root, capsys)
     assert has_line(
         lines,
@@ -144,8 +147,10 @@ def test_kind_whose_controller_is_not_installed(
 def test_values_from_a_secret_the_cluster_lacks(
     root: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    lock = root / CLUSTERS / "prod/gitops-system/toolkit.lock.yaml"
-    edit(lock, "name: sumologic-credentials}", "name: sumo-credentials}")
+    def without_credentials(lock: dict[str, Any]) -> None:
+        lock["objects"] = [o for o in lock["objects"] if o["name"] != "sumologic-credentials"]
+
+    edit_yaml(root / CLUSTERS / "prod/gitops-system/toolkit.lock.yaml", without_credentials)
     lines = problems(root, capsys)
     assert has_line(
         lines,
@@ -201,3 +206,22 @@ def test_unresolved_variables_name_the_field() -> None:
     manifest = {"spec": {"values": {"labels": ["x", "${cluster}"], "y": "${known}"}}}
     found = unresolved_variables(manifest, {"known": "1"})
     assert [(u.field, u.token) for u in found] == [("spec.values.labels[1]", "${cluster")]
+
+
+def test_directory_no_cluster_syncs_is_still_checked(
+    root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    unused = root / "gitops/aws/common/unused"
+    unused.mkdir()
+    (unused / "kustomization.yaml").write_text("resources:\n  - source.yaml\n")
+    (unused / "source.yaml").write_text(
+        "apiVersion: source.toolkit.fluxcd.io/v1\n"
+        "kind: OCIRepository\n"
+        "metadata:\n  name: charts\n  namespace: gitops-system\n"
+        "spec:\n  url: https://example.com/charts\n  refs:\n    tag: v1\n"
+    )
+    lines = problems(root, capsys)
+    file, obj = "gitops/aws/common/unused/source.yaml", "OCIRepository/gitops-system/charts"
+    assert has_line(lines, file, obj, "spec.interval", "required field is missing"), lines
+    assert has_line(lines, file, obj, "spec.url", "does not match"), lines
+    assert has_line(lines, file, obj, "spec.refs", "unknown field"), lines

@@ -114,7 +114,7 @@ def _error_fields(error: ValidationError) -> Iterator[tuple[str, str]]:
 
 def check_schema(manifest: Manifest) -> list[Problem]:
     known = FLUX_KINDS.get(manifest.kind)
-    if manifest.stub or known is None or known.schema is None:
+    if manifest.stub or known is None or not known.has_schema:
         return []
     if manifest.body.get("apiVersion") != known.api_version:
         return []  # check_api_version reports it; the fields of another version differ anyway
@@ -162,7 +162,7 @@ def _named_refs(
             yield Reference(
                 f"{field}[{index}]",
                 str(kind or item.get("kind")),
-                str(item.get("namespace") or namespace),
+                item.get("namespace") or namespace,
                 str(item["name"]),
                 bool(item.get("optional")),
             )
@@ -171,7 +171,7 @@ def _named_refs(
 def _source_ref(ref: Any, field: str, namespace: str | None) -> Iterator[Reference]:
     if isinstance(ref, Mapping) and "name" in ref:
         name = str(ref["name"])
-        yield Reference(field, str(ref.get("kind")), str(ref.get("namespace") or namespace), name)
+        yield Reference(field, str(ref.get("kind")), ref.get("namespace") or namespace, name)
 
 
 def references(manifest: Manifest) -> list[Reference]:

@@ -36,7 +36,8 @@ CLUSTER_SCOPED_KINDS = frozenset(
 class FluxKind:
     api_version: str
     controller: str
-    schema: str | None = None
+    # Whether flux.schema.json describes the kind (under $defs/<Kind>).
+    has_schema: bool = False
 
     @property
     def group(self) -> str:
@@ -45,18 +46,16 @@ class FluxKind:
 
 # The versions Flux v2.9 serves; older (beta) versions of these kinds are gone.
 FLUX_KINDS: Mapping[str, FluxKind] = {
-    "GitRepository": FluxKind("source.toolkit.fluxcd.io/v1", "source-controller", "gitrepository"),
-    "HelmRepository": FluxKind(
-        "source.toolkit.fluxcd.io/v1", "source-controller", "helmrepository"
-    ),
-    "OCIRepository": FluxKind("source.toolkit.fluxcd.io/v1", "source-controller", "ocirepository"),
+    "GitRepository": FluxKind("source.toolkit.fluxcd.io/v1", "source-controller", has_schema=True),
+    "HelmRepository": FluxKind("source.toolkit.fluxcd.io/v1", "source-controller", has_schema=True),
+    "OCIRepository": FluxKind("source.toolkit.fluxcd.io/v1", "source-controller", has_schema=True),
     "HelmChart": FluxKind("source.toolkit.fluxcd.io/v1", "source-controller"),
     "Bucket": FluxKind("source.toolkit.fluxcd.io/v1", "source-controller"),
     "ExternalArtifact": FluxKind("source.toolkit.fluxcd.io/v1", "source-controller"),
     "Kustomization": FluxKind(
-        "kustomize.toolkit.fluxcd.io/v1", "kustomize-controller", "kustomization"
+        "kustomize.toolkit.fluxcd.io/v1", "kustomize-controller", has_schema=True
     ),
-    "HelmRelease": FluxKind("helm.toolkit.fluxcd.io/v2", "helm-controller", "helmrelease"),
+    "HelmRelease": FluxKind("helm.toolkit.fluxcd.io/v2", "helm-controller", has_schema=True),
     "Alert": FluxKind("notification.toolkit.fluxcd.io/v1beta3", "notification-controller"),
     "Provider": FluxKind("notification.toolkit.fluxcd.io/v1beta3", "notification-controller"),
     "Receiver": FluxKind("notification.toolkit.fluxcd.io/v1", "notification-controller"),

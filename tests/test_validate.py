@@ -225,3 +225,22 @@ def test_directory_no_cluster_syncs_is_still_checked(
     assert has_line(lines, file, obj, "spec.interval", "required field is missing"), lines
     assert has_line(lines, file, obj, "spec.url", "does not match"), lines
     assert has_line(lines, file, obj, "spec.refs", "unknown field"), lines
+
+
+def test_values_from_a_key_the_config_map_lacks(
+    root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    edit(
+        root / "gitops/aws/common/app-clusters/patches/prometheus-operator.yaml",
+        "spec:\n",
+        "spec:\n  valuesFrom:\n    - kind: ConfigMap\n      name: chart-versions\n"
+        "      valuesKey: grafana_version\n      targetPath: grafana.image.tag\n",
+    )
+    lines = problems(root, capsys)
+    assert has_line(
+        lines,
+        "gitops/aws/common/app-clusters/patches/prometheus-operator.yaml",
+        "HelmRelease/gitops-system/prometheus-operator",
+        "spec.valuesFrom[0].valuesKey",
+        "ConfigMap/gitops-system/chart-versions has no key grafana_version",
+    ), lines

@@ -155,16 +155,22 @@ def _secret_refs(value: Any, path: str, namespace: str | None) -> Iterator[Refer
 
 
 def _named_refs(
-    items: Any, field: str, namespace: str | None, kind: str | None = None
+    items: Any,
+    field: str,
+    namespace: str | None,
+    kind: str | None = None,
+    default_values_key: str | None = None,
 ) -> Iterator[Reference]:
     for index, item in enumerate(items if isinstance(items, list) else []):
         if isinstance(item, Mapping) and "name" in item:
+            values_key = item.get("valuesKey", default_values_key)
             yield Reference(
                 f"{field}[{index}]",
                 str(kind or item.get("kind")),
                 item.get("namespace") or namespace,
                 str(item["name"]),
                 bool(item.get("optional")),
+                None if values_key is None else str(values_key),
             )
 
 
@@ -192,19 +198,9 @@ def references(manifest: Manifest) -> list[Reference]:
         chart_spec = (spec.get("chart") or {}).get("spec") or {}
         found += _source_ref(chart_spec.get("sourceRef"), "spec.chart.spec.sourceRef", namespace)
         found += _source_ref(spec.get("chartRef"), "spec.chartRef", namespace)
-        # valuesFrom is read from the HelmRelease's own namespace only.
-        for index, item in enumerate(spec.get("valuesFrom") or []):
-            if isinstance(item, Mapping) and "name" in item:
-                found.append(
-                    Reference(
-                        f"spec.valuesFrom[{index}]",
-                        str(item.get("kind")),
-                        namespace,
-                        str(item["name"]),
-                        bool(item.get("optional")),
-                        str(item.get("valuesKey", "values.yaml")),
-                    )
-                )
+        # valuesFrom has no namespace field: it reads from the HelmRelease's own namespace.
+        values_from = spec.get("valuesFrom")
+        found += _named_refs(values_from, "spec.valuesFrom", namespace, None, "values.yaml")
         creates_namespace = bool((spec.get("install") or {}).get("createNamespace"))
         if spec.get("targetNamespace") and not creates_namespace:
             target = str(spec["targetNamespace"])

@@ -44,5 +44,9 @@ def test_lock_names_version_components_and_program_objects() -> None:
     assert lock["flux"]["version"] == "v2.9.4"
     assert lock["flux"]["components"][:2] == ["source-controller", "kustomize-controller"]
     identities = {(o["kind"], o["name"]) for o in lock["objects"]}
-    assert {("Namespace", "gitops-system"), ("Secret", "gitops-system"), ("Secret", "sumologic-credentials")} <= identities
+    assert {
+        ("Namespace", "gitops-system"),
+        ("Secret", "gitops-system"),
+        ("Secret", "sumologic-credentials"),
+    } <= identities
     assert ("GitRepository", "gitops-system") in identities

@@ -1,0 +1,306 @@
+"""Stack config parsing: defaults, normalisation, and one clear error per bad value."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from components.config import (
+    ConfigError,
+    StackConfig,
+    format_go_duration,
+    parse_go_duration,
+    parse_stack_config,
+)
+from tests.conftest import STACKS, stack_document
+
+Raw = dict[str, Any]
+
+
+def raw_config(stack: str) -> Raw:
+    """What the program sees: the stack file's config, values JSON-decoded."""
+    return json.loads(json.dumps(stack_document(stack)["config"]))
+
+
+def minimal() -> Raw:
+    return {
+        "aws:region": "eu-west-1",
+        "eks-gitops:environment": "dev",
+        "eks-gitops:cluster": {
+            "kubernetesVersion": "1.35",
+            "nodes": {"instanceTypes": ["t3.large"], "minSize": 1, "desiredSize": 1, "maxSize": 2},
+        },
+        "eks-gitops:github": {"owner": "acme-platform", "repository": "eks-gitops"},
+        "eks-gitops:toolkit": {"version": "v2.9.4"},
+    }
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_stack_file_parses(stack: str) -> None:
+    settings = parse_stack_config(raw_config(stack), stack)
+    assert settings.environment == stack
+    assert settings.sync.path == f"gitops/aws/clusters/{stack}"
+    assert settings.tags == {"project": "eks-gitops", "stack": stack, "environment": stack}
+
+
+def test_stacks_differ_where_environments_should() -> None:
+    parsed = {stack: parse_stack_config(raw_config(stack), stack) for stack in STACKS}
+    assert parsed["prod"].cluster.protect and not parsed["dev"].cluster.protect
+    assert parsed["prod"].cluster.nodes.min_size > parsed["dev"].cluster.nodes.min_size
+    assert parsed["prod"].sync.branch != parsed["dev"].sync.branch
+    assert len({p.network.vpc_cidr for p in parsed.values()}) == 3
+    assert len({p.cluster.name for p in parsed.values()}) == 3
+
+
+def test_defaults_match_flux_bootstrap() -> None:
+    settings = parse_stack_config(minimal(), "dev")
+    assert settings.toolkit.namespace == "gitops-system"
+    assert settings.toolkit.components == (
+        "source-controller",
+        "kustomize-controller",
+        "helm-controller",
+        "notification-controller",
+    )
+    assert settings.sync.interval == "1m0s"
+    assert settings.sync.kustomization_interval == "10m0s"
+    assert settings.sync.branch == "main"
+    assert settings.deploy_key.algorithm == "ecdsa-p384"
+    assert settings.deploy_key.read_write is False
+    assert settings.github.host == "github.com"
+    assert settings.github.api_url is None
+    assert settings.cluster.name == "eks-gitops-dev"
+    assert settings.cluster.endpoint_public_access is False
+    assert "audit" in settings.cluster.log_types
+    assert settings.network.existing is None
+
+
+def test_components_are_kept_in_a_canonical_order() -> None:
+    raw = minimal()
+    raw["eks-gitops:toolkit"]["components"] = [
+        "image-reflector-controller",
+        "kustomize-controller",
+        "source-controller",
+    ]
+    assert parse_stack_config(raw, "dev").toolkit.components == (
+        "source-controller",
+        "kustomize-controller",
+        "image-reflector-controller",
+    )
+
+
+def test_paths_are_normalised() -> None:
+    raw = minimal()
+    raw["eks-gitops:sync"] = {"path": "./gitops/aws/clusters/dev/"}
+    assert parse_stack_config(raw, "dev").sync.path == "gitops/aws/clusters/dev"
+
+
+def test_enterprise_host_uses_its_api_and_needs_host_keys() -> None:
+    raw = minimal()
+    raw["eks-gitops:github"]["host"] = "git.example.com"
+    with pytest.raises(ConfigError) as error:
+        parse_stack_config(raw, "dev")
+    assert error.value.key == "eks-gitops:github.knownHosts"
+    raw["eks-gitops:github"]["knownHosts"] = [
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
+    ]
+    settings = parse_stack_config(raw, "dev")
+    assert settings.github.api_url == "https://git.example.com/api/v3/"
+
+
+def _set(path: str, value: Any) -> Callable[[Raw], None]:
+    def edit(raw: Raw) -> None:
+        key, *fields = path.split(".")
+        target = raw
+        for name in [key, *fields[:-1]]:
+            target = target.setdefault(name, {})
+        if fields:
+            target[fields[-1]] = value
+        else:
+            raw[key] = value
+
+    return edit
+
+
+def _drop(path: str) -> Callable[[Raw], None]:
+    def edit(raw: Raw) -> None:
+        key, *fields = path.split(".")
+        target = raw[key]
+        for name in fields[:-1]:
+            target = target[name]
+        del target[fields[-1]]
+
+    return edit
+
+
+BAD_VALUES = [
+    ("region", _set("aws:region", "mars-1"), "aws:region"),
+    (
+        "version",
+        _set("eks-gitops:cluster.kubernetesVersion", "1.9"),
+        "eks-gitops:cluster.kubernetesVersion",
+    ),
+    (
+        "min above max",
+        _set("eks-gitops:cluster.nodes.minSize", 5),
+        "eks-gitops:cluster.nodes.minSize",
+    ),
+    (
+        "desired outside",
+        _set("eks-gitops:cluster.nodes.desiredSize", 9),
+        "eks-gitops:cluster.nodes.desiredSize",
+    ),
+    ("interval", _set("eks-gitops:sync.interval", "soon"), "eks-gitops:sync.interval"),
+    (
+        "component",
+        _set(
+            "eks-gitops:toolkit.components",
+            ["source-controller", "kustomize-controller", "flagger"],
+        ),
+        "eks-gitops:toolkit.components",
+    ),
+    (
+        "required component",
+        _set("eks-gitops:toolkit.components", ["source-controller"]),
+        "eks-gitops:toolkit.components",
+    ),
+    ("owner", _drop("eks-gitops:github.owner"), "eks-gitops:github.owner"),
+    ("owner shape", _set("eks-gitops:github.owner", "-acme"), "eks-gitops:github.owner"),
+    (
+        "repository",
+        _set("eks-gitops:github.repository", "eks-gitops.git"),
+        "eks-gitops:github.repository",
+    ),
+    ("cidr", _set("eks-gitops:network.vpcCidr", "10.0.0.0/33"), "eks-gitops:network.vpcCidr"),
+    (
+        "cidr host bits",
+        _set("eks-gitops:network.vpcCidr", "10.0.0.1/16"),
+        "eks-gitops:network.vpcCidr",
+    ),
+    (
+        "instance types",
+        _set("eks-gitops:cluster.nodes.instanceTypes", []),
+        "eks-gitops:cluster.nodes.instanceTypes",
+    ),
+    (
+        "instance type shape",
+        _set("eks-gitops:cluster.nodes.instanceTypes", ["large"]),
+        "eks-gitops:cluster.nodes.instanceTypes",
+    ),
+    (
+        "boolean as count",
+        _set("eks-gitops:cluster.nodes.minSize", True),
+        "eks-gitops:cluster.nodes.minSize",
+    ),
+    (
+        "unknown field",
+        _set("eks-gitops:cluster.nodes.minimum", 1),
+        "eks-gitops:cluster.nodes.minimum",
+    ),
+    ("unknown key", _set("eks-gitops:clustr", {}), "eks-gitops:clustr"),
+    ("branch", _set("eks-gitops:sync.branch", "feature..x"), "eks-gitops:sync.branch"),
+    ("path escapes", _set("eks-gitops:sync.path", "../other"), "eks-gitops:sync.path"),
+    ("absolute path", _set("eks-gitops:sync.path", "/etc"), "eks-gitops:sync.path"),
+    ("environment", _set("eks-gitops:environment", "staging"), "eks-gitops:environment"),
+    ("flux version", _set("eks-gitops:toolkit.version", "2.9"), "eks-gitops:toolkit.version"),
+    ("namespace", _set("eks-gitops:toolkit.namespace", "GitOps"), "eks-gitops:toolkit.namespace"),
+    (
+        "sha",
+        _set("eks-gitops:toolkit.manifestsSha256", "abc"),
+        "eks-gitops:toolkit.manifestsSha256",
+    ),
+    ("algorithm", _set("eks-gitops:deployKey.algorithm", "dsa"), "eks-gitops:deployKey.algorithm"),
+    ("generation", _set("eks-gitops:deployKey.generation", 0), "eks-gitops:deployKey.generation"),
+    (
+        "hop limit",
+        _set("eks-gitops:cluster.nodes.metadataHopLimit", 0),
+        "eks-gitops:cluster.nodes.metadataHopLimit",
+    ),
+    (
+        "log type",
+        _set("eks-gitops:cluster.logTypes", ["audit", "everything"]),
+        "eks-gitops:cluster.logTypes",
+    ),
+    (
+        "cidrs without public",
+        _set("eks-gitops:cluster.publicAccessCidrs", ["10.0.0.0/8"]),
+        "eks-gitops:cluster.publicAccessCidrs",
+    ),
+    (
+        "zones",
+        _set("eks-gitops:network.availabilityZones", 1),
+        "eks-gitops:network.availabilityZones",
+    ),
+    ("section type", _set("eks-gitops:sync", "fast"), "eks-gitops:sync"),
+    ("relax unknown", _set("eks-gitops:policy.relax", ["everything"]), "eks-gitops:policy.relax"),
+    ("token in file", _set("github:token", "ghp_example"), "github:token"),
+]
+
+
+@pytest.mark.parametrize(
+    ("edit", "key"),
+    [(edit, key) for _, edit, key in BAD_VALUES],
+    ids=[case[0] for case in BAD_VALUES],
+)
+def test_a_bad_value_is_one_error_naming_its_key(edit: Callable[[Raw], None], key: str) -> None:
+    raw = minimal()
+    edit(raw)
+    with pytest.raises(ConfigError) as error:
+        parse_stack_config(raw, "dev")
+    message = str(error.value)
+    assert error.value.key == key
+    assert message.startswith(f"config error: {key} = ")
+    assert "expected" in message
+    assert "\n" not in message
+
+
+def test_the_stack_name_and_environment_must_agree() -> None:
+    with pytest.raises(ConfigError) as error:
+        parse_stack_config(raw_config("prod"), "dev")
+    assert error.value.key == "eks-gitops:environment"
+
+
+def test_prod_may_not_relax_production_rules() -> None:
+    raw = raw_config("prod")
+    raw["eks-gitops:policy"] = {"relax": ["protect-stateful"]}
+    with pytest.raises(ConfigError) as error:
+        parse_stack_config(raw, "prod")
+    assert error.value.key == "eks-gitops:policy.relax"
+
+
+def test_the_token_never_appears_in_the_error() -> None:
+    raw = minimal()
+    raw["github:token"] = "ghp_supersecretvalue"
+    with pytest.raises(ConfigError) as error:
+        parse_stack_config(raw, "dev")
+    assert "ghp_supersecretvalue" not in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds", "canonical"),
+    [
+        ("1m", 60, "1m0s"),
+        ("10m0s", 600, "10m0s"),
+        ("1h30m", 5400, "1h30m0s"),
+        ("90s", 90, "1m30s"),
+        ("1.5h", 5400, "1h30m0s"),
+    ],
+)
+def test_go_durations(text: str, seconds: int, canonical: str) -> None:
+    nanos = parse_go_duration(text)
+    assert nanos == seconds * 10**9
+    assert format_go_duration(nanos) == canonical
+
+
+@pytest.mark.parametrize("text", ["soon", "", "1", "m", "1 m", "-1m", "1d"])
+def test_not_go_durations(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_go_duration(text)
+
+
+def test_parsed_config_is_immutable() -> None:
+    settings: StackConfig = parse_stack_config(minimal(), "dev")
+    with pytest.raises(AttributeError):
+        settings.cluster.protect = True  # type: ignore[misc]

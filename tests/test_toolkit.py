@@ -1,0 +1,210 @@
+"""The Flux toolkit, deploy key, SSH secret and bootstrap sync each stack declares."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pytest
+import yaml
+
+from components.config import parse_stack_config
+from components.toolkit import constructor_arguments, obtain_manifest, resource_class
+from tests.conftest import FLUX_V285, FLUX_V294, STACKS, repo_plan, stack_document
+from tools.plan import Plan, summary, write_plan
+
+DEFAULT_CONTROLLERS = {
+    "source-controller",
+    "kustomize-controller",
+    "helm-controller",
+    "notification-controller",
+}
+
+
+def objects(plan: Plan, kind: str) -> list[dict[str, Any]]:
+    return [obj for obj in plan.manifests() if obj["kind"] == kind]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_toolkit_object_lives_in_gitops_system(stack: str, tmp_path: Path) -> None:
+    plan = repo_plan(stack)
+    target = write_plan(plan, tmp_path)
+    assert "flux-system" not in (target / "manifests.yaml").read_text()
+    assert "flux-system" not in (target / "resources.json").read_text()
+    for obj in plan.manifests():
+        namespace = obj["metadata"].get("namespace")
+        assert namespace in (None, "gitops-system"), obj["metadata"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_exactly_the_chosen_controllers_and_their_crds(stack: str) -> None:
+    plan = repo_plan(stack)
+    assert {d["metadata"]["name"] for d in objects(plan, "Deployment")} == DEFAULT_CONTROLLERS
+    groups = {crd["spec"]["group"] for crd in objects(plan, "CustomResourceDefinition")}
+    assert groups == {
+        "source.toolkit.fluxcd.io",
+        "kustomize.toolkit.fluxcd.io",
+        "helm.toolkit.fluxcd.io",
+        "notification.toolkit.fluxcd.io",
+    }
+
+
+def test_extra_components_are_opt_in(plan_edited: Any) -> None:
+    def add_image_automation(document: dict[str, Any]) -> None:
+        document["config"]["eks-gitops:toolkit"]["components"] += [
+            "image-reflector-controller",
+            "image-automation-controller",
+        ]
+
+    plan = plan_edited("dev", add_image_automation)
+    deployments = {d["metadata"]["name"] for d in objects(plan, "Deployment")}
+    assert deployments == DEFAULT_CONTROLLERS | {
+        "image-reflector-controller",
+        "image-automation-controller",
+    }
+    assert "image.toolkit.fluxcd.io" in {
+        c["spec"]["group"] for c in objects(plan, "CustomResourceDefinition")
+    }
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_sync_objects_match_bootstrap(stack: str) -> None:
+    plan = repo_plan(stack)
+    config = stack_document(stack)["config"]
+    (source,) = objects(plan, "GitRepository")
+    (kustomization,) = objects(plan, "Kustomization")
+    assert source["apiVersion"] == "source.toolkit.fluxcd.io/v1"
+    assert source["metadata"]["name"] == source["metadata"]["namespace"] == "gitops-system"
+    assert source["spec"] == {
+        "interval": "1m0s",
+        "ref": {"branch": config["eks-gitops:sync"]["branch"]},
+        "secretRef": {"name": "gitops-system"},
+        "url": "ssh://git@github.com/acme-platform/eks-gitops",
+    }
+    assert kustomization["apiVersion"] == "kustomize.toolkit.fluxcd.io/v1"
+    assert kustomization["spec"] == {
+        "interval": "10m0s",
+        "path": f"./gitops/aws/clusters/{stack}",
+        "prune": True,
+        "sourceRef": {"kind": "GitRepository", "name": "gitops-system"},
+    }
+    annotations = kustomization["metadata"]["annotations"]
+    assert annotations["pulumi.com/waitFor"] == "condition=Ready"
+    assert int(annotations["pulumi.com/timeoutSeconds"]) >= 600
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_ssh_secret_and_read_only_deploy_key(stack: str) -> None:
+    plan = repo_plan(stack)
+    (secret,) = [
+        r
+        for r in plan.run.of_type("kubernetes:core/v1:Secret")
+        if r.plain_inputs["metadata"]["name"] == "gitops-system"
+    ]
+    data = secret.plain_inputs["stringData"]
+    assert set(data) == {"identity", "identity.pub", "known_hosts"}
+    assert data["identity"].startswith("-----BEGIN PRIVATE KEY-----")
+    assert secret.redacted_inputs["stringData"] == "[secret]"
+    (deploy_key,) = plan.run.of_type("github:index/repositoryDeployKey:RepositoryDeployKey")
+    assert deploy_key.plain_inputs["readOnly"] is True
+    assert deploy_key.plain_inputs["key"] == data["identity.pub"].strip()
+    assert f"gitops-{stack}" in deploy_key.plain_inputs["title"]
+    (key,) = plan.run.of_type("tls:index/privateKey:PrivateKey")
+    assert key.plain_inputs == {"algorithm": "ECDSA", "ecdsaCurve": "P384"}
+
+
+def test_sync_waits_for_everything_it_needs() -> None:
+    plan = repo_plan("dev")
+    (kustomization,) = plan.run.of_type("kubernetes:kustomize.toolkit.fluxcd.io/v1:Kustomization")
+    needed = {
+        r.urn
+        for r in plan.run.resources
+        if r.type
+        in (
+            "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition",
+            "kubernetes:apps/v1:Deployment",
+            "kubernetes:core/v1:Secret",
+            "github:index/repositoryDeployKey:RepositoryDeployKey",
+        )
+    }
+    assert needed <= set(kustomization.dependencies)
+
+
+def test_resource_names_do_not_depend_on_the_flux_version() -> None:
+    def names(plan: Plan) -> dict[str, set[str]]:
+        kinds = {"CustomResourceDefinition", "Namespace", "Deployment"}
+        found: dict[str, set[str]] = {}
+        for r in plan.run.resources:
+            if r.type.startswith("kubernetes:") and r.type.rsplit(":", 1)[-1] in kinds:
+                found.setdefault(r.type, set()).add(r.name)
+        return found
+
+    old, new = repo_plan("prod", FLUX_V285), repo_plan("prod", FLUX_V294)
+    assert names(old) == names(new)
+    assert len(names(new)["kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition"]) > 5
+    assert _images(old) != _images(new)
+
+
+def _images(plan: Plan) -> set[str]:
+    return {d["spec"]["template"]["spec"]["containers"][0]["image"] for d in objects(plan, "Deployment")}
+
+
+def test_without_manifests_the_offline_plan_says_the_toolkit_is_not_expanded(
+    tmp_path: Path,
+) -> None:
+    plan = repo_plan("dev", flux_manifests=None)
+    entry = plan.toolkit_entry()
+    assert entry is not None
+    assert entry["expanded"] is False
+    assert entry["version"] == "v2.9.4"
+    assert entry["url"] == "https://github.com/fluxcd/flux2/releases/download/v2.9.4/install.yaml"
+    assert not objects(plan, "Deployment")
+    text = summary(plan, write_plan(plan, tmp_path))
+    assert "NOT expanded" in text
+    assert "--flux-manifests" in text
+
+
+def settings(stack: str) -> Any:
+    raw = {k: v for k, v in stack_document(stack)["config"].items()}
+    return parse_stack_config(raw, stack)
+
+
+def test_online_run_without_a_manifest_stops_with_a_clear_message(tmp_path: Path) -> None:
+    toolkit = settings("dev").toolkit
+    assert obtain_manifest(toolkit, offline=True, cache_dir=tmp_path) is None
+    missing = type(toolkit)(
+        **{**toolkit.__dict__, "manifests_file": str(tmp_path / "nowhere.yaml")}
+    )
+    with pytest.raises(pulumi.RunError) as error:
+        obtain_manifest(missing, offline=False, cache_dir=tmp_path)
+    assert "v2.9.4" in str(error.value)
+    assert "nowhere.yaml" in str(error.value)
+
+
+def test_pinned_checksum_is_enforced(tmp_path: Path) -> None:
+    toolkit = settings("dev").toolkit
+    pinned = type(toolkit)(
+        **{**toolkit.__dict__, "manifests_file": str(FLUX_V294), "manifests_sha256": "0" * 64}
+    )
+    with pytest.raises(pulumi.RunError) as error:
+        obtain_manifest(pinned, offline=True, cache_dir=tmp_path)
+    assert "0" * 64 in str(error.value)
+
+
+def test_manifest_fields_become_typed_constructor_arguments() -> None:
+    binding = yaml.safe_load(
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: x}\n"
+        "roleRef: {kind: ClusterRole, name: y, apiGroup: rbac.authorization.k8s.io}\nsubjects: []\n"
+    )
+    assert set(constructor_arguments(binding)) == {"metadata", "role_ref", "subjects"}
+
+
+def test_an_unknown_kind_is_refused() -> None:
+    with pytest.raises(pulumi.RunError, match="MutatingWebhookConfiguration"):
+        resource_class(
+            {
+                "apiVersion": "admissionregistration.k8s.io/v1",
+                "kind": "MutatingWebhookConfiguration",
+            }
+        )

@@ -1,0 +1,114 @@
+"""Rotating the deploy key (`deployKey.generation` 1 -> 2) never leaves Flux holding a key GitHub dropped.
+
+The new key pair and deploy key get new resource names, so Pulumi creates them as new resources; the
+SSH Secret keeps its name and is updated in place once the new deploy key exists; the old key pair
+and deploy key, gone from the program, are deleted at the end of the update, after every create and
+update. The order is read off the before/after graphs with `tests.graph_support.update_steps`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.conftest import STACKS, repo_plan
+from tests.graph_support import Graph, UpdateSteps, graph_of, update_steps
+from tools.plan import Plan
+
+TLS_KEY = "tls:index/privateKey:PrivateKey"
+DEPLOY_KEY = "github:index/repositoryDeployKey:RepositoryDeployKey"
+SECRET = "kubernetes:core/v1:Secret"
+SSH_SECRET_NAME = "deploy-key"
+
+
+def next_generation(document: dict[str, Any]) -> None:
+    deploy_key = document["config"]["eks-gitops:deployKey"]
+    deploy_key["generation"] = deploy_key["generation"] + 1
+
+
+def rotation_order_problems(steps: UpdateSteps) -> list[str]:
+    """Why this update could leave Flux with a key GitHub no longer accepts (empty when it cannot)."""
+    before, after = steps.before, steps.after
+    old_key = before.of_type(DEPLOY_KEY)
+    new_key = after.of_type(DEPLOY_KEY)
+    secret = after.find(SECRET, SSH_SECRET_NAME).urn
+    problems = []
+    if len(old_key) != 1 or len(new_key) != 1 or old_key[0].urn == new_key[0].urn:
+        return ["the deploy key does not get a new resource name"]
+    created, deleted = new_key[0].urn, old_key[0].urn
+    if secret not in steps.updates:
+        problems.append("the SSH Secret is not updated in place")
+        return problems
+    if not steps.guaranteed_before(("create", created), ("update", secret)):
+        problems.append("the Secret may switch keys before GitHub has the new one")
+    if not steps.guaranteed_before(("update", secret), ("delete", deleted)):
+        problems.append("the old deploy key may go while the Secret still holds it")
+    return problems
+
+
+@pytest.fixture
+def rotated(plan_edited: Callable[..., Plan]) -> Callable[[str], tuple[Graph, Graph]]:
+    def run(stack: str) -> tuple[Graph, Graph]:
+        return graph_of(repo_plan(stack)), graph_of(plan_edited(stack, next_generation))
+
+    return run
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_rotation_creates_the_new_key_updates_the_secret_then_deletes_the_old_key(
+    stack: str, rotated: Callable[[str], tuple[Graph, Graph]]
+) -> None:
+    before, after = rotated(stack)
+    steps = update_steps(before, after)
+
+    # New names for the key pair and the deploy key: both are creates and deletes, not replaces.
+    for type_token in (TLS_KEY, DEPLOY_KEY):
+        (old,) = before.of_type(type_token)
+        (new,) = after.of_type(type_token)
+        assert (old.name, new.name) == ("deploy-key-1", "deploy-key-2")
+        assert new.urn in steps.creates and old.urn in steps.deletes
+        assert not new.delete_before_replace
+    new_key = after.find(DEPLOY_KEY, "deploy-key-2")
+    assert after.find(TLS_KEY, "deploy-key-2").urn in new_key.depends_on
+
+    # The Secret keeps its URN, now holds the new private key, and waits for the new deploy key.
+    old_secret = before.find(SECRET, SSH_SECRET_NAME)
+    new_secret = after.find(SECRET, SSH_SECRET_NAME)
+    assert old_secret.urn == new_secret.urn
+    assert not new_secret.delete_before_replace
+    assert new_secret.inputs["metadata"] == old_secret.inputs["metadata"]
+    assert (
+        new_secret.inputs["stringData"]["identity"] != old_secret.inputs["stringData"]["identity"]
+    )
+    assert new_key.urn in new_secret.depends_on
+    assert new_key.inputs["key"] == new_secret.inputs["stringData"]["identity.pub"].strip()
+
+    assert rotation_order_problems(steps) == []
+    # Nothing else is created or deleted by a rotation.
+    assert {after.nodes[urn].type for urn in steps.creates} == {TLS_KEY, DEPLOY_KEY}
+    assert {before.nodes[urn].type for urn in steps.deletes} == {TLS_KEY, DEPLOY_KEY}
+
+
+def test_a_secret_that_does_not_wait_for_the_new_deploy_key_is_caught(
+    rotated: Callable[[str], tuple[Graph, Graph]],
+) -> None:
+    before, after = rotated("dev")
+    secret = after.find(SECRET, SSH_SECRET_NAME)
+    new_key = after.find(DEPLOY_KEY, "deploy-key-2")
+    # The Secret still reaches the key pair through its data; only the GitHub registration is cut.
+    broken = after.without_edge(secret.urn, new_key.urn)
+    assert rotation_order_problems(update_steps(before, broken)) == [
+        "the Secret may switch keys before GitHub has the new one"
+    ]
+
+
+def test_a_deploy_key_that_keeps_its_name_is_caught(
+    rotated: Callable[[str], tuple[Graph, Graph]],
+) -> None:
+    before, _ = rotated("dev")
+    # Same names before and after: Pulumi would replace the key in place of a create-then-delete.
+    assert rotation_order_problems(update_steps(before, before)) == [
+        "the deploy key does not get a new resource name"
+    ]

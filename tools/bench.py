@@ -1,0 +1,200 @@
+"""How fast the offline plan is, measured against the cost of merely importing the SDKs.
+
+    python -m tools.bench [--runs N] [--stacks dev qa prod] [--out build/bench]
+
+For each stack it times, in fresh processes and interleaved so that machine noise hits both alike,
+the offline plan (`python -m tools.plan` with the v2.9.4 fixture manifest) and the floor: a process
+that only imports the top-level packages the program is built on. Each figure is the median of
+`--runs` runs, after one untimed warm-up of each command (so byte-compilation and a cold page cache
+are not charged to the first run). Writes OUT/results.json and prints a short table. A benchmark,
+not a test: it always exits 0 when every plan succeeded, whatever the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+FLUX_MANIFESTS = REPO_ROOT / "tests" / "fixtures" / "flux" / "install-v2.9.4.yaml"
+STACKS = ("dev", "qa", "prod")
+DEFAULT_RUNS = 7
+MIN_RUNS = 5
+# The bar the offline plan has to meet: at most this many floors, on this stack.
+BAR_STACK = "dev"
+BAR_RATIO = 1.5
+FLOOR_PACKAGES = (
+    "pulumi",
+    "pulumi_aws",
+    "pulumi_kubernetes",
+    "pulumi_github",
+    "pulumi_tls",
+    "yaml",
+)
+
+
+@dataclass(frozen=True)
+class Timing:
+    median_seconds: float
+    runs_seconds: list[float]
+
+
+@dataclass(frozen=True)
+class StackResult:
+    stack: str
+    plan: Timing
+    floor: Timing
+    ratio: float
+    resources: int
+    custom_resources: int
+
+
+def floor_command() -> list[str]:
+    return [sys.executable, "-c", f"import {', '.join(FLOOR_PACKAGES)}"]
+
+
+def plan_command(stack: str, out_dir: Path) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "tools.plan",
+        "--stack",
+        stack,
+        "--out",
+        str(out_dir),
+        "--flux-manifests",
+        str(FLUX_MANIFESTS),
+    ]
+
+
+def timing(samples: Sequence[float]) -> Timing:
+    return Timing(statistics.median(samples), [round(sample, 4) for sample in samples])
+
+
+def resource_counts(resources: Sequence[dict[str, object]]) -> tuple[int, int]:
+    """All resources the plan declares, and how many of them are provider resources (not components)."""
+    return len(resources), sum(1 for resource in resources if resource.get("custom"))
+
+
+def run_timed(command: Sequence[str]) -> float:
+    started = time.perf_counter()
+    completed = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter() - started
+    if completed.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed: {completed.stderr.strip()}")
+    return elapsed
+
+
+def bench_stack(
+    stack: str, runs: int, out_dir: Path, clock: Callable[[Sequence[str]], float] = run_timed
+) -> StackResult:
+    plan, floor = plan_command(stack, out_dir), floor_command()
+    clock(floor)
+    clock(plan)
+    plan_samples: list[float] = []
+    floor_samples: list[float] = []
+    for _ in range(runs):
+        floor_samples.append(clock(floor))
+        plan_samples.append(clock(plan))
+    resources = json.loads((out_dir / stack / "resources.json").read_text())
+    total, custom = resource_counts(resources)
+    plan_timing, floor_timing = timing(plan_samples), timing(floor_samples)
+    return StackResult(
+        stack=stack,
+        plan=plan_timing,
+        floor=floor_timing,
+        ratio=plan_timing.median_seconds / floor_timing.median_seconds,
+        resources=total,
+        custom_resources=custom,
+    )
+
+
+def machine() -> dict[str, object]:
+    return {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "processor": platform.machine(),
+    }
+
+
+def bar_ratio(results: Sequence[StackResult]) -> float | None:
+    return next((result.ratio for result in results if result.stack == BAR_STACK), None)
+
+
+def results_document(results: Sequence[StackResult], runs: int) -> dict[str, object]:
+    ratio = bar_ratio(results)
+    return {
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "runs": runs,
+        "floor_imports": list(FLOOR_PACKAGES),
+        "stacks": {result.stack: asdict(result) for result in results},
+        # Each plan runs in its own process, as `make plans` runs them, so the stacks add up.
+        "all_stacks_plan_seconds": sum(result.plan.median_seconds for result in results),
+        "bar": {
+            "stack": BAR_STACK,
+            "max_ratio": BAR_RATIO,
+            "ratio": ratio,
+            "met": ratio <= BAR_RATIO if ratio is not None else None,
+        },
+    }
+
+
+def table(results: Sequence[StackResult]) -> str:
+    lines = [f"{'stack':6} {'plan s':>7} {'floor s':>8} {'ratio':>6} {'resources':>10}"]
+    lines += [
+        f"{r.stack:6} {r.plan.median_seconds:7.3f} {r.floor.median_seconds:8.3f} "
+        f"{r.ratio:6.2f} {r.resources:>10}"
+        for r in results
+    ]
+    lines.append(f"all stacks planned in {sum(r.plan.median_seconds for r in results):.3f} s")
+    return "\n".join(lines)
+
+
+def bar_verdict(results: Sequence[StackResult]) -> str:
+    ratio = bar_ratio(results)
+    if ratio is None:
+        return f"bar (ratio <= {BAR_RATIO} on {BAR_STACK}): not measured"
+    return f"bar (ratio <= {BAR_RATIO} on {BAR_STACK}): {ratio:.2f}, {'met' if ratio <= BAR_RATIO else 'NOT met'}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.bench", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--runs", type=int, default=DEFAULT_RUNS, help=f"at least {MIN_RUNS}")
+    parser.add_argument("--stacks", nargs="+", default=list(STACKS), choices=STACKS)
+    parser.add_argument("--out", type=Path, default=REPO_ROOT / "build" / "bench")
+    args = parser.parse_args(argv)
+    if args.runs < MIN_RUNS:
+        parser.error(f"--runs must be at least {MIN_RUNS} for a median to mean anything")
+    with tempfile.TemporaryDirectory(prefix="bench-plan-") as plan_dir:
+        try:
+            results = [bench_stack(stack, args.runs, Path(plan_dir)) for stack in args.stacks]
+        except RuntimeError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+    document = results_document(results, args.runs)
+    args.out.mkdir(parents=True, exist_ok=True)
+    target = args.out / "results.json"
+    target.write_text(json.dumps(document, indent=2) + "\n")
+    print(table(results))
+    print(bar_verdict(results))
+    print(f"results written to {target}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

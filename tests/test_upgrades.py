@@ -1,0 +1,204 @@
+"""Routine upgrades update the cluster, its CRDs and the toolkit namespace in place.
+
+A Kubernetes version bump, a node instance type change and a Flux upgrade are planned before and
+after; for the resources whose loss would take workloads or custom resources with them, the URN must
+stay the same (a new URN is a delete plus a create) and no input the provider replaces on may change.
+
+Replace-forcing inputs, in Pulumi's input names. pulumi-aws wraps the Terraform AWS provider, whose
+schema marks these ForceNew (internal/service/eks/cluster.go and node_group.go; the EKS API offers no
+update call for them either):
+- EKS Cluster: name, roleArn, vpcConfig.subnetIds and .securityGroupIds, kubernetesNetworkConfig,
+  bootstrapSelfManagedAddons, accessConfig.bootstrapClusterCreatorAdminPermissions, outpostConfig;
+  encryptionConfig can be added but never removed or pointed at another key. `version` is an
+  in-place UpdateClusterVersion.
+- EKS NodeGroup: clusterName, nodeGroupName, nodeGroupNamePrefix, nodeRoleArn, subnetIds, amiType,
+  capacityType, diskSize, instanceTypes, launchTemplate.id/.name, remoteAccess. `version`,
+  launchTemplate.version and scalingConfig update in place.
+- Kubernetes objects: the provider replaces an object whose metadata.name or metadata.namespace
+  changes (a different object to the API server). A CRD's name is `<plural>.<group>`, so it covers
+  the group and plural too.
+- Kubernetes provider: a different kubeconfig can point at a different cluster; the provider then
+  replaces every object it manages, so it must not change on these upgrades either.
+
+Instance types are replace-forcing, so changing them does replace the managed node group. The
+program keeps that safe: the node group is named from a prefix (the provider appends a unique
+suffix) and is not delete-before-replace, so Pulumi creates the new group next to the old one and
+deletes the old one only at the end of the update; nothing else is replaced with it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import pytest
+
+from components.config import SUPPORTED_KUBERNETES_VERSIONS
+from tests.conftest import FLUX_V285, STACKS, repo_plan, stack_document
+from tests.graph_support import Graph, Node, graph_of
+from tools.plan import Plan
+
+EKS_CLUSTER = "aws:eks/cluster:Cluster"
+NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
+NAMESPACE = "kubernetes:core/v1:Namespace"
+CRD = "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition"
+KUBERNETES_PROVIDER = "pulumi:providers:kubernetes"
+
+REPLACE_FORCING_INPUTS: dict[str, tuple[str, ...]] = {
+    EKS_CLUSTER: (
+        "name",
+        "roleArn",
+        "vpcConfig.subnetIds",
+        "vpcConfig.securityGroupIds",
+        "encryptionConfig",
+        "kubernetesNetworkConfig",
+        "bootstrapSelfManagedAddons",
+        "accessConfig.bootstrapClusterCreatorAdminPermissions",
+        "outpostConfig",
+    ),
+    NODE_GROUP: (
+        "clusterName",
+        "nodeGroupName",
+        "nodeGroupNamePrefix",
+        "nodeRoleArn",
+        "subnetIds",
+        "amiType",
+        "capacityType",
+        "diskSize",
+        "instanceTypes",
+        "launchTemplate.id",
+        "launchTemplate.name",
+        "remoteAccess",
+    ),
+    NAMESPACE: ("metadata.name",),
+    CRD: ("metadata.name",),
+    KUBERNETES_PROVIDER: ("kubeconfig", "cluster", "context"),
+}
+
+
+def input_at(inputs: Any, path: str) -> Any:
+    for part in path.split("."):
+        if not isinstance(inputs, dict):
+            return None
+        inputs = inputs.get(part)
+    return inputs
+
+
+def replacements(
+    before: Graph, after: Graph, types: Iterable[str] = REPLACE_FORCING_INPUTS
+) -> list[str]:
+    """Each guarded resource the update would delete or replace, and why."""
+    found = []
+    for type_token in types:
+        for old in before.of_type(type_token):
+            label = f"{old.type}::{old.name}"
+            new = after.nodes.get(old.urn)
+            if new is None:
+                found.append(f"{label}: URN gone (deleted, not updated)")
+                continue
+            for path in REPLACE_FORCING_INPUTS[type_token]:
+                if input_at(old.inputs, path) != input_at(new.inputs, path):
+                    found.append(f"{label}: {path} changed")
+    return found
+
+
+def set_path(document: dict[str, Any], path: str, value: Any) -> None:
+    *parents, last = path.split(".")
+    node = document["config"]
+    for part in parents:
+        node = node[part]
+    node[last] = value
+
+
+@pytest.fixture
+def plan_with(plan_edited: Callable[..., Plan]) -> Callable[..., Graph]:
+    def run(stack: str, path: str, value: Any, **options: Any) -> Graph:
+        return graph_of(plan_edited(stack, lambda d: set_path(d, path, value), **options))
+
+    return run
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_kubernetes_version_bump_updates_cluster_and_nodes_in_place(
+    stack: str, plan_with: Callable[..., Graph]
+) -> None:
+    current = stack_document(stack)["config"]["eks-gitops:cluster"]["kubernetesVersion"]
+    bumped = SUPPORTED_KUBERNETES_VERSIONS[SUPPORTED_KUBERNETES_VERSIONS.index(current) + 1]
+    before = graph_of(repo_plan(stack))
+    after = plan_with(stack, "eks-gitops:cluster.kubernetesVersion", bumped)
+    assert replacements(before, after) == []
+    cluster = after.of_type(EKS_CLUSTER)[0]
+    node_group = after.of_type(NODE_GROUP)[0]
+    # The bump did reach both, as in-place version updates.
+    assert input_at(before.nodes[cluster.urn].inputs, "version") == current
+    assert (cluster.inputs["version"], node_group.inputs["version"]) == (bumped, bumped)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_instance_type_change_replaces_only_the_node_group_and_creates_before_deleting(
+    stack: str, plan_with: Callable[..., Graph]
+) -> None:
+    before = graph_of(repo_plan(stack))
+    after = plan_with(stack, "eks-gitops:cluster.nodes.instanceTypes", ["c7i.2xlarge"])
+    (old,) = before.of_type(NODE_GROUP)
+    assert replacements(before, after) == [f"{NODE_GROUP}::{old.name}: instanceTypes changed"]
+    new = after.nodes[old.urn]
+    # Create-before-delete (Pulumi's default) with names that cannot collide: a prefix, no fixed name.
+    assert not new.delete_before_replace
+    assert input_at(new.inputs, "nodeGroupName") is None
+    assert input_at(new.inputs, "nodeGroupNamePrefix") == f"{new.inputs['clusterName']}-"
+    # What waits for the node group only orders after it; none of its inputs change with it.
+    dependents = [n for n in after.nodes.values() if old.urn in n.depends_on]
+    assert dependents
+    assert all(n.inputs == before.nodes[n.urn].inputs for n in dependents)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_flux_upgrade_keeps_every_crd_and_the_namespace(
+    stack: str, plan_with: Callable[..., Graph]
+) -> None:
+    before = plan_with(stack, "eks-gitops:toolkit.version", "v2.8.5", flux_manifests=FLUX_V285)
+    after = graph_of(repo_plan(stack))
+    assert replacements(before, after) == []
+    # The upgrade really changed the toolkit objects (so the comparison above saw a Flux change).
+    namespace = before.find(NAMESPACE, "gitops-system")
+    assert input_at(namespace.inputs, "metadata.labels")["app.kubernetes.io/version"] == "v2.8.5"
+    assert (
+        input_at(after.nodes[namespace.urn].inputs, "metadata.labels")["app.kubernetes.io/version"]
+        == "v2.9.4"
+    )
+    assert len(before.of_type(CRD)) >= 10
+
+
+def _renamed(node: Node, path: str, value: Any) -> Node:
+    inputs = dict(node.inputs)
+    *parents, last = path.split(".")
+    target = inputs
+    for part in parents:
+        target[part] = dict(target[part])
+        target = target[part]
+    target[last] = value
+    return dataclasses.replace(node, inputs=inputs)
+
+
+def test_a_crd_whose_name_changes_is_caught() -> None:
+    before = graph_of(repo_plan("dev"))
+    crd = before.find(CRD, "kustomizations.kustomize.toolkit.fluxcd.io")
+    after = before.replacing(_renamed(crd, "metadata.name", "kustomizations.example.com"))
+    assert replacements(before, after) == [f"{CRD}::{crd.name}: metadata.name changed"]
+
+
+def test_a_crd_whose_resource_name_changes_is_caught() -> None:
+    before = graph_of(repo_plan("dev"))
+    crd = before.find(CRD, "gitrepositories.source.toolkit.fluxcd.io")
+    moved = dataclasses.replace(crd, urn=crd.urn + "-v2", name=crd.name + "-v2")
+    after = Graph({**{u: n for u, n in before.nodes.items() if u != crd.urn}, moved.urn: moved})
+    assert replacements(before, after) == [f"{CRD}::{crd.name}: URN gone (deleted, not updated)"]
+
+
+def test_a_cluster_whose_name_changes_is_caught() -> None:
+    before = graph_of(repo_plan("prod"))
+    (cluster,) = before.of_type(EKS_CLUSTER)
+    after = before.replacing(_renamed(cluster, "name", "gitops-prod-2"))
+    assert replacements(before, after) == [f"{EKS_CLUSTER}::{cluster.name}: name changed"]

@@ -4,7 +4,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_github as github
 
-from components import config
+from components import config, policy
 from components.app_credentials import SUMOLOGIC_SECRET, AppCredentials, AppCredentialsArgs
 from components.cluster import Cluster, ClusterArgs
 from components.deploy_key import DeployKey, DeployKeyArgs, deploy_key_title
@@ -15,6 +15,7 @@ from components.toolkit import Toolkit, ToolkitArgs, obtain_manifest
 
 loaded = config.load()
 settings = loaded.settings
+policy.enforce(settings)
 namespace = settings.toolkit.namespace
 
 aws_provider = aws.Provider("aws", region=settings.region, default_tags={"tags": dict(settings.tags)})

@@ -21,7 +21,8 @@ from typing import Any
 import pulumi
 import yaml
 
-from components.config import OFFLINE_ENV, PROJECT, SECRET_KEYS
+from components import policy
+from components.config import OFFLINE_ENV, PROJECT, SECRET_KEYS, parse_stack_config
 from tools.mocks import (
     SECRET_MARK,
     ProgramRun,
@@ -179,6 +180,12 @@ def plan_stack(
         )
     except pulumi.RunError as error:
         raise PlanError(str(error)) from None
+    # The mock engine does not call stack transforms, so the per-resource guardrails the real engine
+    # applies during the run are checked here, over what the program declared.
+    settings = parse_stack_config(document.get("config") or {}, stack)
+    violations = policy.check_resources(settings, policy.declared_from_graph(run.resources))
+    if violations:
+        raise PlanError("\n".join(str(violation) for violation in violations))
     return Plan(stack, run)
 
 

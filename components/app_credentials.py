@@ -10,6 +10,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.outputs import secret
+
 # Secret names the gitops tree refers to (gitops/base/sumologic).
 SUMOLOGIC_SECRET = "sumologic-credentials"
 
@@ -26,14 +28,16 @@ class AppCredentialsArgs:
 class AppCredentials(pulumi.ComponentResource):
     secrets: list[k8s.core.v1.Secret]
 
-    def __init__(self, name: str, args: AppCredentialsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, args: AppCredentialsArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__("eks-gitops:credentials:AppCredentials", name, None, opts)
         self.secrets = [
             k8s.core.v1.Secret(
                 secret_name,
                 metadata={"name": secret_name, "namespace": args.namespace},
                 type="Opaque",
-                string_data=pulumi.Output.secret(pulumi.Output.all(**values)),
+                string_data=secret(pulumi.Output.all(**values)),
                 opts=pulumi.ResourceOptions(
                     parent=self,
                     provider=args.kubernetes_provider,

@@ -13,6 +13,7 @@ import pulumi_kubernetes as k8s
 
 from components.config import ClusterConfig
 from components.network import Network
+from components.outputs import secret
 
 # Exactly the AWS managed policies EKS documents for each role; nothing broader.
 CLUSTER_ROLE_POLICIES = ("arn:aws:iam::aws:policy/AmazonEKSClusterPolicy",)
@@ -217,7 +218,7 @@ class Cluster(pulumi.ComponentResource):
             opts=opts_aws,
         )
 
-        kubeconfig = pulumi.Output.secret(
+        kubeconfig = secret(
             pulumi.Output.all(
                 cluster.name, cluster.endpoint, cluster.certificate_authority.data
             ).apply(lambda values: render_kubeconfig(values[0], values[1], values[2], args.region))

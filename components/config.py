@@ -12,12 +12,14 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
 from typing import Final, TypeVar
 
 import pulumi
 
-from components.flux_release import default_cache_dir
 from components.flux_manifests import DEFAULT_COMPONENTS, KNOWN_COMPONENTS, REQUIRED_COMPONENTS
+from components.flux_release import default_cache_dir
 
 PROJECT: Final = "eks-gitops"
 ENVIRONMENTS: Final = ("dev", "qa", "prod")
@@ -71,6 +73,8 @@ _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
 _KNOWN_HOST_KEY = re.compile(
     r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521) [A-Za-z0-9+/]+={0,2}$"
 )
+# Go's time.Duration is an int64 count of nanoseconds (about 2562047h); ParseDuration refuses more.
+MAX_GO_DURATION_NANOS: Final = 2**63 - 1
 _DURATION_NANOS = {
     "h": 3600 * 10**9,
     "m": 60 * 10**9,
@@ -273,14 +277,17 @@ class _Section:
             )
 
 
+_TYPE_NAMES: Final[dict[type, str]] = {
+    str: "string",
+    int: "whole number",
+    bool: "boolean (true/false)",
+    list: "list",
+    dict: "object",
+}
+
+
 def _type_name(kind: type) -> str:
-    return {
-        str: "string",
-        int: "whole number",
-        bool: "boolean (true/false)",
-        list: "list",
-        dict: "object",
-    }.get(kind.__name__, kind.__name__)
+    return _TYPE_NAMES.get(kind, kind.__name__)
 
 
 def _check(ok: bool, key: str, value: object, expected: str) -> None:
@@ -292,10 +299,15 @@ def parse_go_duration(text: str) -> int:
     """Nanoseconds in a Go duration string (`1m`, `10m0s`, `1h30m`); ValueError when it is not one."""
     if not _GO_DURATION.match(text):
         raise ValueError(text)
-    return sum(
-        int(float(amount) * _DURATION_NANOS[unit])
+    # Exact arithmetic: through float, a long run of digits became infinity and int() raised
+    # OverflowError instead of the config error.
+    nanos = sum(
+        int(Fraction(amount) * _DURATION_NANOS[unit])
         for amount, unit in _GO_DURATION_PART.findall(text)
     )
+    if nanos > MAX_GO_DURATION_NANOS:
+        raise ValueError(text)
+    return nanos
 
 
 def format_go_duration(nanos: int) -> str:
@@ -316,7 +328,9 @@ def _duration(section: _Section, name: str, default: str, minimum_seconds: int =
     try:
         nanos = parse_go_duration(text)
     except ValueError:
-        raise ConfigError(key, text, "a Go duration such as 1m, 10m0s or 1h30m") from None
+        raise ConfigError(
+            key, text, "a Go duration such as 1m, 10m0s or 1h30m (at most 2562047h)"
+        ) from None
     _check(nanos % 10**9 == 0, key, text, "a whole number of seconds")
     _check(nanos >= minimum_seconds * 10**9, key, text, f"at least {minimum_seconds}s")
     return nanos // 10**9
@@ -676,7 +690,9 @@ def parse_stack_config(raw: Mapping[str, object], stack: str) -> StackConfig:
 
     if "github:token" in raw:
         raise ConfigError(
-            "github:token", "[redacted]", "no token in a stack file: export GITHUB_TOKEN in the environment"
+            "github:token",
+            "[redacted]",
+            "no token in a stack file: export GITHUB_TOKEN in the environment",
         )
     region = raw.get("aws:region", _MISSING)
     _check(
@@ -785,5 +801,7 @@ def load() -> LoadedConfig:
     return LoadedConfig(
         settings,
         SecretSettings(secrets["sumologicAccessId"], secrets["sumologicAccessKey"]),
-        RuntimeOptions(offline=os.environ.get(OFFLINE_ENV) == "1", flux_cache_dir=default_cache_dir()),
+        RuntimeOptions(
+            offline=os.environ.get(OFFLINE_ENV) == "1", flux_cache_dir=default_cache_dir()
+        ),
     )

@@ -18,6 +18,7 @@ import pulumi_kubernetes as k8s
 import pulumi_tls as tls
 
 from components.config import DeployKeyConfig, GitHubConfig
+from components.outputs import secret
 
 # tls.PrivateKey arguments per configured algorithm. ECDSA P-384 is what `flux bootstrap` generates.
 KEY_ALGORITHMS: dict[str, dict[str, str | int]] = {
@@ -41,7 +42,9 @@ def known_hosts(host: str, keys: Sequence[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def deploy_key_title(cluster_name: str, namespace: str, branch: str, path: str, generation: int) -> str:
+def deploy_key_title(
+    cluster_name: str, namespace: str, branch: str, path: str, generation: int
+) -> str:
     """Says which cluster a key belongs to; shaped like bootstrap's `<ns>-<branch>-<secret>-<path>`."""
     return f"{cluster_name}: {namespace}-{branch}-{namespace}-./{path} (key {generation})"
 
@@ -54,7 +57,7 @@ class DeployKeyArgs:
     title: str
     namespace: str
     secret_name: str
-    github_provider: github.Provider
+    github_provider: pulumi.ProviderResource
     kubernetes_provider: k8s.Provider
     # The namespace the Secret lives in has to exist first.
     secret_depends_on: Sequence[pulumi.Resource]
@@ -65,7 +68,9 @@ class DeployKey(pulumi.ComponentResource):
     deploy_key: github.RepositoryDeployKey
     secret: k8s.core.v1.Secret
 
-    def __init__(self, name: str, args: DeployKeyArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, args: DeployKeyArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__("eks-gitops:deploykey:DeployKey", name, None, opts)
         generation = f"{name}-{args.config.generation}"
         key = tls.PrivateKey(
@@ -84,13 +89,15 @@ class DeployKey(pulumi.ComponentResource):
         host_keys = (
             list(args.github.known_hosts)
             if args.github.known_hosts
-            else github.get_ssh_keys(opts=pulumi.InvokeOptions(parent=self, provider=args.github_provider)).keys
+            else github.get_ssh_keys(
+                opts=pulumi.InvokeOptions(parent=self, provider=args.github_provider)
+            ).keys
         )
         self.secret = k8s.core.v1.Secret(
             name,
             metadata={"name": args.secret_name, "namespace": args.namespace},
             type="Opaque",
-            string_data=pulumi.Output.secret(
+            string_data=secret(
                 pulumi.Output.all(key.private_key_pem_pkcs8, key.public_key_openssh).apply(
                     lambda pair: {
                         # source-controller reads a PEM private key; PKCS#8 as bootstrap writes it.

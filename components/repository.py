@@ -14,13 +14,15 @@ from components.config import GitHubConfig
 @dataclass(frozen=True)
 class RepositoryArgs:
     config: GitHubConfig
-    github_provider: github.Provider
+    github_provider: pulumi.ProviderResource
 
 
 class Repository(pulumi.ComponentResource):
     name: pulumi.Output[str]
 
-    def __init__(self, name: str, args: RepositoryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, args: RepositoryArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__("eks-gitops:repository:Repository", name, None, opts)
         config = args.config
         if config.create_repository:
@@ -31,7 +33,9 @@ class Repository(pulumi.ComponentResource):
                 auto_init=True,
                 description="Cluster configuration synced by Flux (eks-gitops)",
                 # Deleting the repository would delete every cluster's configuration with it.
-                opts=pulumi.ResourceOptions(parent=self, provider=args.github_provider, retain_on_delete=True),
+                opts=pulumi.ResourceOptions(
+                    parent=self, provider=args.github_provider, retain_on_delete=True
+                ),
             )
             self.name = repository.name
         else:

@@ -80,7 +80,9 @@ class Sync(pulumi.ComponentResource):
     git_repository: k8s.apiextensions.CustomResource
     kustomization: k8s.apiextensions.CustomResource
 
-    def __init__(self, name: str, args: SyncArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, args: SyncArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__("eks-gitops:sync:Sync", name, None, opts)
         git_repository, kustomization = (
             await_ready(obj, args.sync.ready_timeout_seconds)
@@ -91,7 +93,9 @@ class Sync(pulumi.ComponentResource):
         self.git_repository = _custom_resource(
             f"{name}-source",
             git_repository,
-            pulumi.ResourceOptions.merge(base, pulumi.ResourceOptions(depends_on=list(args.depends_on))),
+            pulumi.ResourceOptions.merge(
+                base, pulumi.ResourceOptions(depends_on=list(args.depends_on))
+            ),
         )
         self.kustomization = _custom_resource(
             f"{name}-kustomization",

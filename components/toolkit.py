@@ -35,7 +35,10 @@ _RESOURCE_CLASSES: Mapping[tuple[str, str], Callable[..., pulumi.CustomResource]
     ("v1", "Service"): k8s.core.v1.Service,
     ("v1", "ConfigMap"): k8s.core.v1.ConfigMap,
     ("apps/v1", "Deployment"): k8s.apps.v1.Deployment,
-    ("apiextensions.k8s.io/v1", "CustomResourceDefinition"): k8s.apiextensions.v1.CustomResourceDefinition,
+    (
+        "apiextensions.k8s.io/v1",
+        "CustomResourceDefinition",
+    ): k8s.apiextensions.v1.CustomResourceDefinition,
     ("rbac.authorization.k8s.io/v1", "ClusterRole"): k8s.rbac.v1.ClusterRole,
     ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"): k8s.rbac.v1.ClusterRoleBinding,
     ("rbac.authorization.k8s.io/v1", "Role"): k8s.rbac.v1.Role,
@@ -65,7 +68,9 @@ def resource_class(obj: Mapping[str, Any]) -> Callable[..., pulumi.CustomResourc
     return _RESOURCE_CLASSES[key]
 
 
-def obtain_manifest(config: ToolkitConfig, *, offline: bool, cache_dir: Path) -> InstallManifest | None:
+def obtain_manifest(
+    config: ToolkitConfig, *, offline: bool, cache_dir: Path
+) -> InstallManifest | None:
     """The release manifest, or None when offline without one (only the offline plan runs so).
 
     Online, a missing manifest stops the run: applying a toolkit we could not read is never right."""
@@ -103,7 +108,9 @@ class Toolkit(pulumi.ComponentResource):
     """Everything that has to be running before sync objects are useful (and gone after them)."""
     ready: list[pulumi.Resource]
 
-    def __init__(self, name: str, args: ToolkitArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, args: ToolkitArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         config = args.config
         manifest = args.manifest
         super().__init__(
@@ -131,14 +138,20 @@ class Toolkit(pulumi.ComponentResource):
     def _apply(self, objects: list[KubeObject], args: ToolkitArgs) -> None:
         base = pulumi.ResourceOptions(parent=self, provider=args.kubernetes_provider)
 
-        def declare(obj: KubeObject, depends_on: Sequence[pulumi.Resource]) -> pulumi.CustomResource:
+        def declare(
+            obj: KubeObject, depends_on: Sequence[pulumi.Resource]
+        ) -> pulumi.CustomResource:
             return resource_class(obj)(
                 resource_name(obj),
-                opts=pulumi.ResourceOptions.merge(base, pulumi.ResourceOptions(depends_on=list(depends_on))),
+                opts=pulumi.ResourceOptions.merge(
+                    base, pulumi.ResourceOptions(depends_on=list(depends_on))
+                ),
                 **constructor_arguments(obj),
             )
 
-        namespaces = [declare(obj, args.depends_on) for obj in objects if obj["kind"] == "Namespace"]
+        namespaces = [
+            declare(obj, args.depends_on) for obj in objects if obj["kind"] == "Namespace"
+        ]
         self.namespaces = namespaces
         supporting: list[pulumi.CustomResource] = list(namespaces)
         for obj in objects:
@@ -152,6 +165,8 @@ class Toolkit(pulumi.ComponentResource):
         # A controller starts after its CRDs, RBAC and service account exist, and is deleted before
         # them, while it can still release the finalizers it set.
         self.controllers = [
-            declare(obj, [*args.depends_on, *supporting]) for obj in objects if obj["kind"] == "Deployment"
+            declare(obj, [*args.depends_on, *supporting])
+            for obj in objects
+            if obj["kind"] == "Deployment"
         ]
         self.ready = [*supporting, *self.controllers]

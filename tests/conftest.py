@@ -51,7 +51,11 @@ def project_copy(tmp_path: Path) -> Path:
     target.mkdir()
     for name in ("__main__.py", "Pulumi.yaml", *(f"Pulumi.{stack}.yaml" for stack in STACKS)):
         shutil.copy(REPO_ROOT / name, target / name)
-    shutil.copytree(REPO_ROOT / "components", target / "components", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        REPO_ROOT / "components",
+        target / "components",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
     return target
 
 

@@ -16,11 +16,12 @@ import contextvars
 import datetime
 import hashlib
 import json
+import logging
 import os
 import random
 import runpy
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -202,163 +203,206 @@ def _unwrap(value: Any) -> Any:
     return value
 
 
+@dataclass(frozen=True)
+class _Declared:
+    """What a resource was declared with, as an output generator sees it."""
+
+    region: str
+    name: str
+    inputs: dict[str, Any]
+    token: str
+
+    @property
+    def physical_name(self) -> str:
+        # An explicit name wins; otherwise Pulumi auto-names: logical name plus 7 hex characters.
+        return str(self.inputs.get("name") or f"{self.name}-{self.token[:7]}")
+
+    def arn(self, service: str, resource: str, regional: bool = True) -> str:
+        return f"arn:aws:{service}:{self.region if regional else ''}:{ACCOUNT_ID}:{resource}"
+
+
+_Generated = tuple[str, dict[str, Any]]
+
+
+def _prefixed_id(prefix: str, arn_kind: str | None = None) -> Callable[[_Declared], _Generated]:
+    """EC2-style resources: an id like `vpc-0123...`, and an ARN where the real one has it."""
+
+    def generate(d: _Declared) -> _Generated:
+        resource_id = f"{prefix}-{d.token}"
+        return resource_id, ({"arn": d.arn("ec2", f"{arn_kind}/{resource_id}")} if arn_kind else {})
+
+    return generate
+
+
+def _eip(d: _Declared) -> _Generated:
+    octets = _digest("eip", d.name)
+    resource_id = f"eipalloc-{d.token}"
+    return resource_id, {
+        "allocationId": resource_id,
+        "publicIp": f"52.{octets[0]}.{octets[1]}.{octets[2] or 1}",
+    }
+
+
+def _launch_template(d: _Declared) -> _Generated:
+    resource_id = f"lt-{d.token}"
+    return resource_id, {"arn": d.arn("ec2", f"launch-template/{resource_id}"), "latestVersion": 1}
+
+
+def _role(d: _Declared) -> _Generated:
+    name = d.physical_name
+    return name, {
+        "arn": d.arn("iam", f"role/{name}", regional=False),
+        "name": name,
+        "uniqueId": f"AROA{d.token.upper()}",
+    }
+
+
+def _kms_key(d: _Declared) -> _Generated:
+    key_id = "-".join(
+        (d.token[:8], *(_hex(f"k{i}", d.name, length=n) for i, n in enumerate((4, 4, 4, 12))))
+    )
+    return key_id, {"arn": d.arn("kms", f"key/{key_id}"), "keyId": key_id}
+
+
+def _kms_alias(d: _Declared) -> _Generated:
+    alias = str(d.inputs.get("name", f"alias/{d.name}"))
+    return alias, {"arn": d.arn("kms", alias)}
+
+
+def _eks_cluster(d: _Declared) -> _Generated:
+    hex_id = _hex("eks", d.name, length=32).upper()
+    name = d.physical_name
+    return name, {
+        "arn": d.arn("eks", f"cluster/{name}"),
+        "endpoint": f"https://{hex_id}.gr7.{d.region}.eks.amazonaws.com",
+        "certificateAuthority": {"data": cluster_ca_certificate(d.name)},
+        "identities": [
+            {"oidcs": [{"issuer": f"https://oidc.eks.{d.region}.amazonaws.com/id/{hex_id}"}]}
+        ],
+        "platformVersion": "eks.12",
+        "status": "ACTIVE",
+        "clusterId": _hex("cid", d.name, length=32),
+        "vpcConfig": {
+            **d.inputs.get("vpcConfig", {}),
+            "clusterSecurityGroupId": f"sg-{_hex('csg', d.name)}",
+            "vpcId": f"vpc-{_hex('cvpc', d.name)}",
+        },
+    }
+
+
+def _node_group(d: _Declared) -> _Generated:
+    cluster = d.inputs.get("clusterName", "cluster")
+    name = f"{d.inputs.get('nodeGroupNamePrefix', d.name + '-')}{d.token[:26]}"
+    return f"{cluster}:{name}", {
+        "arn": d.arn("eks", f"nodegroup/{cluster}/{name}/{d.token[:8]}"),
+        "status": "ACTIVE",
+        "nodeGroupName": name,
+    }
+
+
+def _oidc_provider(d: _Declared) -> _Generated:
+    issuer = str(d.inputs.get("url", "")).removeprefix("https://")
+    arn = d.arn("iam", f"oidc-provider/{issuer}", regional=False)
+    return arn, {"arn": arn}
+
+
+def _access_entry(d: _Declared) -> _Generated:
+    cluster = d.inputs.get("clusterName")
+    return f"{cluster}:{d.inputs.get('principalArn')}", {
+        "accessEntryArn": d.arn("eks", f"access-entry/{cluster}/{d.token[:8]}")
+    }
+
+
+def _tls_private_key(d: _Declared) -> _Generated:
+    outputs = tls_private_key_outputs(
+        d.name,
+        str(d.inputs.get("algorithm", "RSA")),
+        str(d.inputs.get("ecdsaCurve", "P224")),
+        int(d.inputs.get("rsaBits", 2048)),
+    )
+    resource_id = outputs.pop("id")
+    # The provider marks the private key outputs secret; so does the mock.
+    secret_outputs = ("privateKeyPem", "privateKeyPemPkcs8", "privateKeyOpenssh")
+    return resource_id, {
+        key: {_SECRET_SIG_KEY: _SECRET_SIG, "value": value} if key in secret_outputs else value
+        for key, value in outputs.items()
+    }
+
+
+def _deploy_key(d: _Declared) -> _Generated:
+    return f"{d.inputs.get('repository')}:{int(d.token[:8], 16)}", {"etag": f'W/"{d.token}"'}
+
+
+def _repository(d: _Declared) -> _Generated:
+    name = d.physical_name
+    return name, {
+        "fullName": f"owner/{name}",
+        "sshCloneUrl": f"git@github.com:owner/{name}.git",
+        "nodeId": f"R_{d.token}",
+        "repoId": int(d.token[:6], 16),
+    }
+
+
+def _kubernetes_object(d: _Declared) -> _Generated:
+    metadata = dict(d.inputs.get("metadata") or {})
+    metadata.setdefault("name", d.name)
+    metadata["uid"] = "-".join(
+        (
+            d.token[:8],
+            d.token[8:12],
+            "4" + d.token[12:15],
+            "8" + _hex("u", d.name, length=3),
+            _hex("u2", d.name, length=12),
+        )
+    )
+    return "/".join(filter(None, (metadata.get("namespace"), metadata["name"]))), {
+        "metadata": metadata
+    }
+
+
+_OUTPUTS: dict[str, Callable[[_Declared], _Generated]] = {
+    "aws:ec2/vpc:Vpc": _prefixed_id("vpc", "vpc"),
+    "aws:ec2/subnet:Subnet": _prefixed_id("subnet", "subnet"),
+    "aws:ec2/internetGateway:InternetGateway": _prefixed_id("igw", "internet-gateway"),
+    "aws:ec2/eip:Eip": _eip,
+    "aws:ec2/natGateway:NatGateway": _prefixed_id("nat", "natgateway"),
+    "aws:ec2/routeTable:RouteTable": _prefixed_id("rtb", "route-table"),
+    "aws:ec2/routeTableAssociation:RouteTableAssociation": _prefixed_id("rtbassoc"),
+    "aws:ec2/launchTemplate:LaunchTemplate": _launch_template,
+    "aws:iam/role:Role": _role,
+    "aws:kms/key:Key": _kms_key,
+    "aws:kms/alias:Alias": _kms_alias,
+    "aws:eks/cluster:Cluster": _eks_cluster,
+    "aws:eks/nodeGroup:NodeGroup": _node_group,
+    "aws:iam/openIdConnectProvider:OpenIdConnectProvider": _oidc_provider,
+    "aws:eks/accessEntry:AccessEntry": _access_entry,
+    "tls:index/privateKey:PrivateKey": _tls_private_key,
+    "github:index/repositoryDeployKey:RepositoryDeployKey": _deploy_key,
+    "github:index/repository:Repository": _repository,
+}
+
+
 class RecordingMocks(pulumi.runtime.Mocks):
-    """Outputs shaped like the real providers' for the types this program declares."""
+    """Outputs shaped like the real providers' for the types this program declares; any other
+    type gets an id and its inputs back, as a provider with no computed outputs would give."""
 
     def __init__(self, region: str) -> None:
         self.region = region
 
-    def _arn(self, service: str, resource: str, regional: bool = True) -> str:
-        region = self.region if regional else ""
-        return f"arn:aws:{service}:{region}:{ACCOUNT_ID}:{resource}"
-
     def new_resource(
         self, args: pulumi_mocks.MockResourceArgs
     ) -> tuple[str | None, dict[str, Any]]:
-        inputs = args.inputs
-        plain = _unwrap(inputs)
-        name = args.name
-        typ = args.typ
-        token = _hex(typ, name)
-        physical = plain.get("name") or f"{name}-{token[:7]}"
-        outputs: dict[str, Any] = {}
-        resource_id = f"{name}-{token[:8]}"
-        if typ.startswith("pulumi:providers:"):
-            return resource_id, dict(inputs)
-        if typ == "aws:ec2/vpc:Vpc":
-            resource_id = f"vpc-{token}"
-            outputs = {
-                "arn": self._arn("ec2", f"vpc/{resource_id}"),
-                "defaultSecurityGroupId": f"sg-{_hex('dsg', name)}",
-            }
-        elif typ == "aws:ec2/subnet:Subnet":
-            resource_id = f"subnet-{token}"
-            outputs = {"arn": self._arn("ec2", f"subnet/{resource_id}")}
-        elif typ == "aws:ec2/internetGateway:InternetGateway":
-            resource_id = f"igw-{token}"
-        elif typ == "aws:ec2/eip:Eip":
-            resource_id = f"eipalloc-{token}"
-            octets = _digest("eip", name)
-            outputs = {
-                "allocationId": resource_id,
-                "publicIp": f"52.{octets[0]}.{octets[1]}.{octets[2] or 1}",
-            }
-        elif typ == "aws:ec2/natGateway:NatGateway":
-            resource_id = f"nat-{token}"
-        elif typ == "aws:ec2/routeTable:RouteTable":
-            resource_id = f"rtb-{token}"
-        elif typ == "aws:ec2/routeTableAssociation:RouteTableAssociation":
-            resource_id = f"rtbassoc-{token}"
-        elif typ == "aws:ec2/securityGroup:SecurityGroup":
-            resource_id = f"sg-{token}"
-            outputs = {"arn": self._arn("ec2", f"security-group/{resource_id}")}
-        elif typ == "aws:ec2/launchTemplate:LaunchTemplate":
-            resource_id = f"lt-{token}"
-            outputs = {
-                "arn": self._arn("ec2", f"launch-template/{resource_id}"),
-                "latestVersion": 1,
-            }
-        elif typ == "aws:iam/role:Role":
-            outputs = {
-                "arn": self._arn("iam", f"role/{physical}", regional=False),
-                "name": physical,
-                "uniqueId": f"AROA{token.upper()}",
-            }
-            resource_id = physical
-        elif typ == "aws:kms/key:Key":
-            key_id = "-".join(
-                (
-                    token[:8],
-                    _hex("k1", name, length=4),
-                    _hex("k2", name, length=4),
-                    _hex("k3", name, length=4),
-                    _hex("k4", name, length=12),
-                )
-            )
-            resource_id = key_id
-            outputs = {"arn": self._arn("kms", f"key/{key_id}"), "keyId": key_id}
-        elif typ == "aws:kms/alias:Alias":
-            resource_id = plain.get("name", f"alias/{name}")
-            outputs = {"arn": self._arn("kms", resource_id)}
-        elif typ == "aws:eks/cluster:Cluster":
-            hex_id = _hex("eks", name, length=32).upper()
-            resource_id = physical
-            outputs = {
-                "arn": self._arn("eks", f"cluster/{physical}"),
-                "endpoint": f"https://{hex_id}.gr7.{self.region}.eks.amazonaws.com",
-                "certificateAuthority": {"data": cluster_ca_certificate(name)},
-                "identities": [
-                    {
-                        "oidcs": [
-                            {"issuer": f"https://oidc.eks.{self.region}.amazonaws.com/id/{hex_id}"}
-                        ]
-                    }
-                ],
-                "platformVersion": "eks.12",
-                "status": "ACTIVE",
-                "clusterId": _hex("cid", name, length=32),
-                "vpcConfig": {
-                    **plain.get("vpcConfig", {}),
-                    "clusterSecurityGroupId": f"sg-{_hex('csg', name)}",
-                    "vpcId": f"vpc-{_hex('cvpc', name)}",
-                },
-            }
-        elif typ == "aws:eks/nodeGroup:NodeGroup":
-            resource_id = f"{plain.get('clusterName', 'cluster')}:{physical}"
-            outputs = {
-                "arn": self._arn(
-                    "eks", f"nodegroup/{plain.get('clusterName', 'cluster')}/{physical}/{token[:8]}"
-                ),
-                "status": "ACTIVE",
-                "nodeGroupName": physical,
-            }
-        elif typ == "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
-            issuer = str(plain.get("url", "")).removeprefix("https://")
-            outputs = {"arn": self._arn("iam", f"oidc-provider/{issuer}", regional=False)}
-            resource_id = outputs["arn"]
-        elif typ == "aws:eks/accessEntry:AccessEntry":
-            outputs = {
-                "accessEntryArn": self._arn(
-                    "eks", f"access-entry/{plain.get('clusterName')}/{token[:8]}"
-                )
-            }
-        elif typ == "tls:index/privateKey:PrivateKey":
-            outputs = tls_private_key_outputs(
-                name,
-                str(plain.get("algorithm", "RSA")),
-                str(plain.get("ecdsaCurve", "P224")),
-                int(plain.get("rsaBits", 2048)),
-            )
-            resource_id = outputs.pop("id")
-            # The provider marks the private key outputs secret; so does the mock.
-            for secret_key in ("privateKeyPem", "privateKeyPemPkcs8", "privateKeyOpenssh"):
-                outputs[secret_key] = {_SECRET_SIG_KEY: _SECRET_SIG, "value": outputs[secret_key]}
-        elif typ == "github:index/repositoryDeployKey:RepositoryDeployKey":
-            resource_id = f"{plain.get('repository')}:{int(token[:8], 16)}"
-            outputs = {"etag": f'W/"{token}"'}
-        elif typ == "github:index/repository:Repository":
-            resource_id = physical
-            outputs = {
-                "fullName": f"owner/{physical}",
-                "sshCloneUrl": f"git@github.com:owner/{physical}.git",
-                "nodeId": f"R_{token}",
-                "repoId": int(token[:6], 16),
-            }
-        elif typ.startswith("kubernetes:"):
-            metadata = dict(plain.get("metadata") or {})
-            metadata.setdefault("name", name)
-            metadata["uid"] = "-".join(
-                (
-                    token[:8],
-                    token[8:12],
-                    "4" + token[12:15],
-                    "8" + _hex("u", name, length=3),
-                    _hex("u2", name, length=12),
-                )
-            )
-            resource_id = "/".join(filter(None, (metadata.get("namespace"), metadata["name"])))
-            outputs = {"metadata": metadata}
-        return resource_id, {**inputs, **outputs}
+        declared = _Declared(
+            self.region, args.name, _unwrap(args.inputs), _hex(args.typ, args.name)
+        )
+        if args.typ.startswith("kubernetes:"):
+            generate: Callable[[_Declared], _Generated] | None = _kubernetes_object
+        else:
+            generate = _OUTPUTS.get(args.typ)
+        if generate is None:
+            return f"{args.name}-{declared.token[:8]}", dict(args.inputs)
+        resource_id, outputs = generate(declared)
+        return resource_id, {**args.inputs, **outputs}
 
     def call(self, args: pulumi_mocks.MockCallArgs) -> dict[str, Any]:  # type: ignore[override]
         token = args.token
@@ -476,7 +520,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         return super().make_urn(parent, type_, name)
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
-        response = super().RegisterResource(request)
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         if request.type != "pulumi:pulumi:Stack":
             self.recorded.append(
                 RecordedResource(
@@ -510,7 +554,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
     def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
         if request.urn.split("::")[-2] == "pulumi:pulumi:Stack":
             self.stack_outputs = _from_struct(request.outputs)
-        return super().RegisterResourceOutputs(request)
+        return super().RegisterResourceOutputs(request)  # type: ignore[no-untyped-call]
 
 
 @dataclass
@@ -527,24 +571,15 @@ class ProgramRun:
         return [resource for resource in self.resources if resource.type == type_token]
 
 
-class _LogCollector:
+class _LogCollector(logging.Handler):
+    """Keeps what the program logs (info and above; the SDK's own debug chatter is dropped)."""
+
     def __init__(self) -> None:
+        super().__init__(level=logging.INFO)
         self.lines: list[str] = []
 
-    def _record(self, level: str, message: object, *args: object) -> None:
-        self.lines.append(f"{level}: {message % args if args else message}")
-
-    def debug(self, message: object, *args: object) -> None:
-        """The SDK's own chatter; not part of what the program logs."""
-
-    def info(self, message: object, *args: object) -> None:
-        self._record("info", message, *args)
-
-    def warning(self, message: object, *args: object) -> None:
-        self._record("warning", message, *args)
-
-    def error(self, message: object, *args: object) -> None:
-        self._record("error", message, *args)
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(f"{record.levelname.lower()}: {record.getMessage()}")
 
 
 def config_from_stack_file(document: Mapping[str, Any]) -> dict[str, str]:
@@ -575,19 +610,24 @@ def run_program(
     mocks = RecordingMocks(region)
     monitor = RecordingMonitor(mocks)
     logs = _LogCollector()
+    logger = logging.Logger(f"eks-gitops.{stack}")
+    logger.addHandler(logs)
+
+    def program_main() -> None:
+        runpy.run_path(str(program), run_name="__main__")
 
     def execute() -> None:
         pulumi.runtime.set_all_config(dict(config), secret_keys)
         pulumi_mocks.set_mocks(
-            mocks, project=project, stack=stack, preview=False, monitor=monitor, logger=logs
-        )  # type: ignore[arg-type]
+            mocks, project=project, stack=stack, preview=False, monitor=monitor, logger=logger
+        )
         # set_mocks opens a root stack of its own; the program gets the one run_in_stack opens,
         # as under the real language host, so its exports are registered as stack outputs.
         pulumi_settings.ROOT.set(None)
         program_dir = str(program.parent)
         sys.path.insert(0, program_dir)
         try:
-            _sync_await(run_in_stack(lambda: runpy.run_path(str(program), run_name="__main__")))
+            _sync_await(run_in_stack(program_main))
         finally:
             sys.path.remove(program_dir)
 

@@ -13,12 +13,13 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
+from pathlib import Path
 from typing import Final, TypeVar
 
 import pulumi
 
-from components.flux_release import default_cache_dir
 from components.flux_manifests import DEFAULT_COMPONENTS, KNOWN_COMPONENTS, REQUIRED_COMPONENTS
+from components.flux_release import default_cache_dir
 
 PROJECT: Final = "eks-gitops"
 ENVIRONMENTS: Final = ("dev", "qa", "prod")
@@ -276,14 +277,17 @@ class _Section:
             )
 
 
+_TYPE_NAMES: Final[dict[type, str]] = {
+    str: "string",
+    int: "whole number",
+    bool: "boolean (true/false)",
+    list: "list",
+    dict: "object",
+}
+
+
 def _type_name(kind: type) -> str:
-    return {
-        str: "string",
-        int: "whole number",
-        bool: "boolean (true/false)",
-        list: "list",
-        dict: "object",
-    }.get(kind.__name__, kind.__name__)
+    return _TYPE_NAMES.get(kind, kind.__name__)
 
 
 def _check(ok: bool, key: str, value: object, expected: str) -> None:
@@ -686,7 +690,9 @@ def parse_stack_config(raw: Mapping[str, object], stack: str) -> StackConfig:
 
     if "github:token" in raw:
         raise ConfigError(
-            "github:token", "[redacted]", "no token in a stack file: export GITHUB_TOKEN in the environment"
+            "github:token",
+            "[redacted]",
+            "no token in a stack file: export GITHUB_TOKEN in the environment",
         )
     region = raw.get("aws:region", _MISSING)
     _check(
@@ -795,5 +801,7 @@ def load() -> LoadedConfig:
     return LoadedConfig(
         settings,
         SecretSettings(secrets["sumologicAccessId"], secrets["sumologicAccessKey"]),
-        RuntimeOptions(offline=os.environ.get(OFFLINE_ENV) == "1", flux_cache_dir=default_cache_dir()),
+        RuntimeOptions(
+            offline=os.environ.get(OFFLINE_ENV) == "1", flux_cache_dir=default_cache_dir()
+        ),
     )

@@ -28,6 +28,12 @@ KEY_ALGORITHMS: dict[str, dict[str, str | int]] = {
     "rsa-4096": {"algorithm": "RSA", "rsa_bits": 4096},
 }
 
+# source-controller (Go's x/crypto/ssh) reads an `identity` in PKCS#8 PEM and in OpenSSH format alike;
+# OpenSSH reads PKCS#8 for RSA and ECDSA but rejects it for Ed25519 ("invalid format"). Keys of these
+# algorithms go in OpenSSH format so the Secret also works with `ssh -i`; the others stay PKCS#8, as
+# bootstrap writes them.
+OPENSSH_FORMAT_ALGORITHMS = frozenset({"ed25519"})
+
 
 def known_hosts(host: str, keys: Sequence[str]) -> str:
     """One `HOST TYPE KEY` line per host key (never several keys on a line: Flux 2.6.1 misread those)."""
@@ -93,14 +99,18 @@ class DeployKey(pulumi.ComponentResource):
                 opts=pulumi.InvokeOptions(parent=self, provider=args.github_provider)
             ).keys
         )
+        identity = (
+            key.private_key_openssh
+            if args.config.algorithm in OPENSSH_FORMAT_ALGORITHMS
+            else key.private_key_pem_pkcs8
+        )
         self.secret = k8s.core.v1.Secret(
             name,
             metadata={"name": args.secret_name, "namespace": args.namespace},
             type="Opaque",
             string_data=secret(
-                pulumi.Output.all(key.private_key_pem_pkcs8, key.public_key_openssh).apply(
+                pulumi.Output.all(identity, key.public_key_openssh).apply(
                     lambda pair: {
-                        # source-controller reads a PEM private key; PKCS#8 as bootstrap writes it.
                         "identity": pair[0],
                         "identity.pub": pair[1],
                         "known_hosts": known_hosts(args.github.host, host_keys),

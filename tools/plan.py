@@ -142,6 +142,10 @@ def stack_config(project_dir: Path, stack: str) -> dict[str, Any]:
         ) from None
     if not isinstance(document, dict) or not isinstance(document.get("config", {}), dict):
         raise PlanError(f"{path.name}: expected a mapping with a 'config:' mapping at the top")
+    # YAML reads `1:` or `true:` as a number or boolean key; config keys are `namespace:name` text.
+    for key in document.get("config", {}):
+        if not isinstance(key, str):
+            raise PlanError(f"{path.name}: config key {key!r} is not a 'namespace:name' string")
     return document
 
 

@@ -25,7 +25,7 @@ from typing import Any, Final, Protocol
 import pulumi
 from pulumi.runtime.rpc import unwrap_rpc_secret
 
-from components.config import POLICY_RULES, PROJECT, StackConfig
+from components.config import POLICY_RULES, PROD_WAIVABLE_RULES, PROJECT, StackConfig
 
 RELAX_KEY: Final = f"{PROJECT}:policy.relax"
 MIN_NODES: Final = 2
@@ -45,8 +45,6 @@ STATEFUL_TYPES: Final = (CLUSTER_TYPE, KMS_KEY_TYPE, NODE_GROUP_TYPE)
 
 # Rules the settings settle on their own; `required-tags` is only visible on declared resources.
 CONFIG_RULES: Final = tuple(rule for rule in POLICY_RULES if rule != "required-tags")
-# The one waiver config parsing lets prod make (components/config.py, _parse_policy).
-PROD_WAIVABLE: Final = ("read-only-deploy-key",)
 
 
 @dataclass(frozen=True)
@@ -128,7 +126,7 @@ def _waived(settings: StackConfig, found: Iterable[Violation]) -> list[Violation
             violation.problem,
             f"{violation.fix}, or list {violation.rule} in {RELAX_KEY}",
         )
-        if not settings.is_production or violation.rule in PROD_WAIVABLE
+        if not settings.is_production or violation.rule in PROD_WAIVABLE_RULES
         else violation
         for violation in found
         if violation.rule not in relaxed

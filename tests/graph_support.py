@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import heapq
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -169,7 +169,3 @@ def update_steps(before: Graph, after: Graph) -> UpdateSteps:
         ),
         deletes=frozenset(before.nodes.keys() - after.nodes.keys()),
     )
-
-
-def urns(nodes: Iterable[Node]) -> list[str]:
-    return [node.urn for node in nodes]

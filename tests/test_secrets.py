@@ -69,12 +69,13 @@ def known_secrets(plan: Plan, sumologic: Mapping[str, str]) -> Needles:
     )
     # The recomputed key is the one the SSH Secret carries, so the needles are the real material.
     ssh_secret = graph.find(SECRET, "deploy-key")
-    assert ssh_secret.inputs["stringData"]["identity"] == outputs["privateKeyPemPkcs8"]
+    forms = ("privateKeyPem", "privateKeyPemPkcs8", "privateKeyOpenssh")
+    assert ssh_secret.inputs["stringData"]["identity"] in [outputs[form] for form in forms]
     (provider,) = graph.of_type(KUBERNETES_PROVIDER)
     kubeconfig = str(provider.inputs["kubeconfig"])
     certificate = json.loads(kubeconfig)["clusters"][0]["cluster"]["certificate-authority-data"]
     values = dict(sumologic)
-    for form in ("privateKeyPem", "privateKeyPemPkcs8", "privateKeyOpenssh"):
+    for form in forms:
         values.update({f"{form} {k}": v for k, v in private_key_needles(outputs[form]).items()})
     values["kubeconfig"] = kubeconfig
     values["kubeconfig certificate data"] = certificate

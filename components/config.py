@@ -154,11 +154,23 @@ class GitHubConfig:
     create_repository: bool
     visibility: str
     known_hosts: tuple[str, ...]
+    ssh_host: str
+    ssh_port: int
 
     @property
     def api_url(self) -> str | None:
         """GitHub Enterprise Server's REST API; None lets the provider use api.github.com."""
         return None if self.host == "github.com" else f"https://{self.host}/api/v3/"
+
+    @property
+    def ssh_authority(self) -> str:
+        """The SSH server in a URL: `host`, or `host:port` off port 22."""
+        return self.ssh_host if self.ssh_port == 22 else f"{self.ssh_host}:{self.ssh_port}"
+
+    @property
+    def known_hosts_name(self) -> str:
+        """The SSH server as known_hosts names it: `host`, or `[host]:port` off port 22."""
+        return self.ssh_host if self.ssh_port == 22 else f"[{self.ssh_host}]:{self.ssh_port}"
 
 
 @dataclass(frozen=True)
@@ -561,8 +573,20 @@ def _parse_github(section: _Section) -> GitHubConfig:
         list(known_hosts),
         f"the SSH host keys of {host} (GitHub's published keys only cover github.com)",
     )
+    # Where port 22 is blocked, GitHub also serves SSH on ssh.github.com:443.
+    ssh_host = section.value("sshHost", str, host)
+    _check(
+        bool(_HOSTNAME.match(ssh_host)),
+        section.path("sshHost"),
+        ssh_host,
+        "a host name such as ssh.github.com",
+    )
+    ssh_port = section.value("sshPort", int, 22)
+    _check(1 <= ssh_port <= 65535, section.path("sshPort"), ssh_port, "a TCP port, 1 to 65535")
     section.finish()
-    return GitHubConfig(owner, repository, host, create, visibility, known_hosts)
+    return GitHubConfig(
+        owner, repository, host, create, visibility, known_hosts, ssh_host, ssh_port
+    )
 
 
 def _parse_toolkit(section: _Section) -> ToolkitConfig:

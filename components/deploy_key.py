@@ -113,7 +113,7 @@ class DeployKey(pulumi.ComponentResource):
                     lambda pair: {
                         "identity": pair[0],
                         "identity.pub": pair[1],
-                        "known_hosts": known_hosts(args.github.host, host_keys),
+                        "known_hosts": known_hosts(args.github.known_hosts_name, host_keys),
                     }
                 )
             ),

@@ -18,7 +18,7 @@ KUSTOMIZATION_API = "kustomize.toolkit.fluxcd.io/v1"
 
 
 def repository_url(github: GitHubConfig) -> str:
-    return f"ssh://git@{github.host}/{github.owner}/{github.repository}"
+    return f"ssh://git@{github.ssh_authority}/{github.owner}/{github.repository}"
 
 
 def render_sync_objects(

@@ -304,3 +304,14 @@ def test_parsed_config_is_immutable() -> None:
     settings: StackConfig = parse_stack_config(minimal(), "dev")
     with pytest.raises(AttributeError):
         settings.cluster.protect = True  # type: ignore[misc]
+
+
+def test_ssh_over_port_443_changes_the_url_and_known_hosts_names() -> None:
+    raw = minimal()
+    raw["eks-gitops:github"].update({"sshHost": "ssh.github.com", "sshPort": 443})
+    github = parse_stack_config(raw, "dev").github
+    assert github.ssh_authority == "ssh.github.com:443"
+    assert github.known_hosts_name == "[ssh.github.com]:443"
+    assert github.api_url is None
+    default = parse_stack_config(minimal(), "dev").github
+    assert default.ssh_authority == default.known_hosts_name == "github.com"

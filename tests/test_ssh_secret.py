@@ -210,25 +210,15 @@ def clone(
     )
 
 
-def with_port(known_hosts_text: str, host: str, port: int) -> str:
-    # The program's known_hosts names a bare host (GitHub listens on 22); OpenSSH looks a host on
-    # another port up as `[host]:port`, which `github.host` cannot express.
-    prefix = f"{host} "
-    lines = known_hosts_text.splitlines()
-    assert lines and all(line.startswith(prefix) for line in lines), known_hosts_text
-    return "".join(f"[{host}]:{port} {line.removeprefix(prefix)}\n" for line in lines)
+def serve_repository_from(
+    port: int, host_key: str, algorithm: str
+) -> Callable[[dict[str, Any]], None]:
+    """Point the stack's Git host at the test server: its address, port and host key."""
 
-
-def secret_for(server: GitServer, plan: Plan) -> dict[str, str]:
-    """The plan's SSH Secret, its known_hosts addressed to the server's port."""
-    secret = ssh_secret(plan)
-    return {**secret, "known_hosts": with_port(secret["known_hosts"], HOST, server.port)}
-
-
-def serve_repository_from(host_key: str, algorithm: str) -> Callable[[dict[str, Any]], None]:
     def edit(document: dict[str, Any]) -> None:
         config = document["config"]
         config["eks-gitops:github"]["host"] = HOST
+        config["eks-gitops:github"]["sshPort"] = port
         config["eks-gitops:github"]["knownHosts"] = [host_key]
         config["eks-gitops:deployKey"]["algorithm"] = algorithm
 
@@ -246,9 +236,16 @@ def test_repository_stacks_register_a_read_only_deploy_key(stack: str) -> None:
 def test_secret_clones_over_ssh_with_the_deploy_key(
     algorithm: str, git_server: GitServer, plan_edited: Callable[..., Plan], tmp_path: Path
 ) -> None:
-    plan = plan_edited("dev", serve_repository_from(git_server.host_key, algorithm))
+    plan = plan_edited(
+        "dev", serve_repository_from(git_server.port, git_server.host_key, algorithm)
+    )
     git_server.authorize(deploy_key(plan).plain_inputs["key"])
-    secret = secret_for(git_server, plan)
+    secret = ssh_secret(plan)
+    [source] = plan.run.of_type("kubernetes:source.toolkit.fluxcd.io/v1:GitRepository")
+    assert (
+        source.plain_inputs["spec"]["url"]
+        == f"ssh://git@{HOST}:{git_server.port}/acme-platform/eks-gitops"
+    )
 
     result = clone(git_server, secret, tmp_path / "client")
 
@@ -262,9 +259,9 @@ def test_secret_for_another_host_key_is_refused(
     git_server: GitServer, plan_edited: Callable[..., Plan], tmp_path: Path
 ) -> None:
     _, impostor_key = new_host_key(tmp_path, "impostor_ed25519")
-    plan = plan_edited("dev", serve_repository_from(impostor_key, "ecdsa-p384"))
+    plan = plan_edited("dev", serve_repository_from(git_server.port, impostor_key, "ecdsa-p384"))
     git_server.authorize(deploy_key(plan).plain_inputs["key"])
-    secret = secret_for(git_server, plan)
+    secret = ssh_secret(plan)
 
     result = clone(git_server, secret, tmp_path / "client")
 
@@ -280,13 +277,13 @@ def test_secret_of_a_key_github_does_not_hold_is_refused(
     # The server holds generation 1's deploy key; a Secret of generation 2 carries another key.
     def serve_generation(generation: int) -> Callable[[dict[str, Any]], None]:
         def edit(document: dict[str, Any]) -> None:
-            serve_repository_from(git_server.host_key, "ecdsa-p384")(document)
+            serve_repository_from(git_server.port, git_server.host_key, "ecdsa-p384")(document)
             document["config"]["eks-gitops:deployKey"]["generation"] = generation
 
         return edit
 
     git_server.authorize(deploy_key(plan_edited("dev", serve_generation(1))).plain_inputs["key"])
-    secret = secret_for(git_server, plan_edited("dev", serve_generation(2)))
+    secret = ssh_secret(plan_edited("dev", serve_generation(2)))
 
     result = clone(git_server, secret, tmp_path / "client")
 

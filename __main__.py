@@ -18,29 +18,41 @@ settings = loaded.settings
 policy.enforce(settings)
 namespace = settings.toolkit.namespace
 
-aws_provider = aws.Provider("aws", region=settings.region, default_tags={"tags": dict(settings.tags)})
-github_provider = github.Provider("github", owner=settings.github.owner, base_url=settings.github.api_url)
+aws_provider = aws.Provider(
+    "aws", region=settings.region, default_tags={"tags": dict(settings.tags)}
+)
+github_provider = github.Provider(
+    "github", owner=settings.github.owner, base_url=settings.github.api_url
+)
 
 network = Network(
     "network",
-    NetworkArgs(cluster_name=settings.cluster.name, config=settings.network, aws_provider=aws_provider),
+    NetworkArgs(
+        cluster_name=settings.cluster.name, config=settings.network, aws_provider=aws_provider
+    ),
 )
 cluster = Cluster(
     "cluster",
-    ClusterArgs(config=settings.cluster, region=settings.region, network=network, aws_provider=aws_provider),
+    ClusterArgs(
+        config=settings.cluster, region=settings.region, network=network, aws_provider=aws_provider
+    ),
 )
 toolkit = Toolkit(
     "toolkit",
     ToolkitArgs(
         config=settings.toolkit,
         manifest=obtain_manifest(
-            settings.toolkit, offline=loaded.runtime.offline, cache_dir=loaded.runtime.flux_cache_dir
+            settings.toolkit,
+            offline=loaded.runtime.offline,
+            cache_dir=loaded.runtime.flux_cache_dir,
         ),
         kubernetes_provider=cluster.kubernetes_provider,
         depends_on=[cluster.node_group],
     ),
 )
-repository = Repository("repository", RepositoryArgs(config=settings.github, github_provider=github_provider))
+repository = Repository(
+    "repository", RepositoryArgs(config=settings.github, github_provider=github_provider)
+)
 deploy_key = DeployKey(
     "deploy-key",
     DeployKeyArgs(
@@ -48,7 +60,11 @@ deploy_key = DeployKey(
         github=settings.github,
         repository=repository.name,
         title=deploy_key_title(
-            settings.cluster.name, namespace, settings.sync.branch, settings.sync.path, settings.deploy_key.generation
+            settings.cluster.name,
+            namespace,
+            settings.sync.branch,
+            settings.sync.path,
+            settings.deploy_key.generation,
         ),
         namespace=namespace,
         secret_name=namespace,

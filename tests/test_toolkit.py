@@ -147,7 +147,9 @@ def test_resource_names_do_not_depend_on_the_flux_version() -> None:
 
 
 def _images(plan: Plan) -> set[str]:
-    return {d["spec"]["template"]["spec"]["containers"][0]["image"] for d in objects(plan, "Deployment")}
+    return {
+        d["spec"]["template"]["spec"]["containers"][0]["image"] for d in objects(plan, "Deployment")
+    }
 
 
 def test_without_manifests_the_offline_plan_says_the_toolkit_is_not_expanded(

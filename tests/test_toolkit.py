@@ -210,3 +210,18 @@ def test_an_unknown_kind_is_refused() -> None:
                 "kind": "MutatingWebhookConfiguration",
             }
         )
+
+
+def test_repository_is_created_only_when_asked(plan_edited: Any) -> None:
+    assert not repo_plan("dev").run.of_type("github:index/repository:Repository")
+
+    def create(document: dict[str, Any]) -> None:
+        document["config"]["eks-gitops:github"]["createRepository"] = True
+
+    plan = plan_edited("dev", create)
+    (repository,) = plan.run.of_type("github:index/repository:Repository")
+    assert repository.plain_inputs["name"] == "eks-gitops"
+    assert repository.plain_inputs["visibility"] == "private"
+    assert repository.retain_on_delete is True
+    (deploy_key,) = plan.run.of_type("github:index/repositoryDeployKey:RepositoryDeployKey")
+    assert repository.urn in deploy_key.dependencies

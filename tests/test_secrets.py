@@ -62,7 +62,7 @@ def known_secrets(plan: Plan, sumologic: Mapping[str, str]) -> Needles:
     graph = graph_of(plan)
     (key,) = graph.of_type(TLS_KEY)
     outputs = tls_private_key_outputs(
-        key.name,
+        f"{plan.stack}/{key.name}",
         str(key.inputs["algorithm"]),
         str(key.inputs.get("ecdsaCurve", "P224")),
         int(key.inputs.get("rsaBits", 2048)),
@@ -191,7 +191,9 @@ def test_the_scanner_catches_deliberate_leaks(
     sumologic = sumologic_secrets("dev")
     needles = known_secrets(plan, sumologic)
     (key,) = graph_of(plan).of_type(TLS_KEY)
-    private_key = tls_private_key_outputs(key.name, "ECDSA", "P384", 2048)["privateKeyPem"]
+    private_key = tls_private_key_outputs(f"{plan.stack}/{key.name}", "ECDSA", "P384", 2048)[
+        "privateKeyPem"
+    ]
     kubeconfig = needles.values["kubeconfig"]
     cases = {
         "outputs": _with_output(plan, "debug", private_key),

@@ -289,3 +289,16 @@ def test_secret_of_a_key_github_does_not_hold_is_refused(
 
     assert result.returncode != 0
     assert "Permission denied (publickey)" in result.stderr
+
+
+def test_another_clusters_secret_is_refused(
+    git_server: GitServer, plan_edited: Callable[..., Plan], tmp_path: Path
+) -> None:
+    # Two clusters on one repository hold two keys: qa's Secret cannot pull with dev's deploy key.
+    serve = serve_repository_from(git_server.port, git_server.host_key, "ecdsa-p384")
+    git_server.authorize(deploy_key(plan_edited("dev", serve)).plain_inputs["key"])
+
+    result = clone(git_server, ssh_secret(plan_edited("qa", serve)), tmp_path / "client")
+
+    assert result.returncode != 0
+    assert "Permission denied (publickey)" in result.stderr

@@ -6,7 +6,8 @@ providers' (ids, ARNs, endpoints, a CA certificate, real key material for TLS ke
 (with secrets marked), dependencies and options such as protect. Nothing here knows the program: it
 runs whatever `__main__.py` declares.
 
-Every generated value is derived from the resource's type and name, so two runs give identical output.
+Every generated value is derived from the stack, the resource's type and its name, so two runs give
+identical output.
 """
 
 from __future__ import annotations
@@ -132,10 +133,11 @@ def _rsa_key(seed: bytes, bits: int) -> rsa.RSAPrivateKey:
 
 
 def tls_private_key_outputs(
-    name: str, algorithm: str, ecdsa_curve: str, rsa_bits: int
+    seed_text: str, algorithm: str, ecdsa_curve: str, rsa_bits: int
 ) -> dict[str, str]:
-    """The outputs of tls.PrivateKey, from a real key derived from the resource name."""
-    seed = _digest("tls", name)
+    """The outputs of tls.PrivateKey, from a real key derived from `seed_text` (the mock engine
+    passes `STACK/RESOURCE-NAME`, so every stack and every key generation has its own key)."""
+    seed = _digest("tls", seed_text)
     key: ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey | rsa.RSAPrivateKey
     if algorithm == "ED25519":
         key = ed25519.Ed25519PrivateKey.from_private_bytes(seed)
@@ -188,10 +190,10 @@ def tls_private_key_outputs(
     }
 
 
-def cluster_ca_certificate(name: str) -> str:
+def cluster_ca_certificate(seed_text: str) -> str:
     """A real self-signed CA certificate, base64 PEM as EKS returns it. Ed25519 signatures are
     deterministic, so the certificate is the same on every run."""
-    key = ed25519.Ed25519PrivateKey.from_private_bytes(_digest("ca", name))
+    key = ed25519.Ed25519PrivateKey.from_private_bytes(_digest("ca", seed_text))
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kubernetes")])
     not_before = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
     certificate = (
@@ -199,7 +201,7 @@ def cluster_ca_certificate(name: str) -> str:
         .subject_name(subject)
         .issuer_name(subject)
         .public_key(key.public_key())
-        .serial_number(int.from_bytes(_digest("serial", name)[:16], "big"))
+        .serial_number(int.from_bytes(_digest("serial", seed_text)[:16], "big"))
         .not_valid_before(not_before)
         .not_valid_after(not_before + datetime.timedelta(days=3650))
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
@@ -227,9 +229,15 @@ class _Declared:
     """What a resource was declared with, as an output generator sees it."""
 
     region: str
+    stack: str
     name: str
     inputs: dict[str, Any]
     token: str
+
+    @property
+    def seed(self) -> str:
+        """What generated material derives from: distinct per stack, as real clouds' values are."""
+        return f"{self.stack}/{self.name}"
 
     @property
     def physical_name(self) -> str:
@@ -254,7 +262,7 @@ def _prefixed_id(prefix: str, arn_kind: str | None = None) -> Callable[[_Declare
 
 
 def _eip(d: _Declared) -> _Generated:
-    octets = _digest("eip", d.name)
+    octets = _digest("eip", d.seed)
     resource_id = f"eipalloc-{d.token}"
     return resource_id, {
         "allocationId": resource_id,
@@ -278,7 +286,7 @@ def _role(d: _Declared) -> _Generated:
 
 def _kms_key(d: _Declared) -> _Generated:
     key_id = "-".join(
-        (d.token[:8], *(_hex(f"k{i}", d.name, length=n) for i, n in enumerate((4, 4, 4, 12))))
+        (d.token[:8], *(_hex(f"k{i}", d.seed, length=n) for i, n in enumerate((4, 4, 4, 12))))
     )
     return key_id, {"arn": d.arn("kms", f"key/{key_id}"), "keyId": key_id}
 
@@ -289,22 +297,22 @@ def _kms_alias(d: _Declared) -> _Generated:
 
 
 def _eks_cluster(d: _Declared) -> _Generated:
-    hex_id = _hex("eks", d.name, length=32).upper()
+    hex_id = _hex("eks", d.seed, length=32).upper()
     name = d.physical_name
     return name, {
         "arn": d.arn("eks", f"cluster/{name}"),
         "endpoint": f"https://{hex_id}.gr7.{d.region}.eks.amazonaws.com",
-        "certificateAuthority": {"data": cluster_ca_certificate(d.name)},
+        "certificateAuthority": {"data": cluster_ca_certificate(d.seed)},
         "identities": [
             {"oidcs": [{"issuer": f"https://oidc.eks.{d.region}.amazonaws.com/id/{hex_id}"}]}
         ],
         "platformVersion": "eks.12",
         "status": "ACTIVE",
-        "clusterId": _hex("cid", d.name, length=32),
+        "clusterId": _hex("cid", d.seed, length=32),
         "vpcConfig": {
             **d.inputs.get("vpcConfig", {}),
-            "clusterSecurityGroupId": f"sg-{_hex('csg', d.name)}",
-            "vpcId": f"vpc-{_hex('cvpc', d.name)}",
+            "clusterSecurityGroupId": f"sg-{_hex('csg', d.seed)}",
+            "vpcId": f"vpc-{_hex('cvpc', d.seed)}",
         },
     }
 
@@ -334,7 +342,7 @@ def _access_entry(d: _Declared) -> _Generated:
 
 def _tls_private_key(d: _Declared) -> _Generated:
     outputs = tls_private_key_outputs(
-        d.name,
+        d.seed,
         str(d.inputs.get("algorithm", "RSA")),
         str(d.inputs.get("ecdsaCurve", "P224")),
         int(d.inputs.get("rsaBits", 2048)),
@@ -370,8 +378,8 @@ def _kubernetes_object(d: _Declared) -> _Generated:
             d.token[:8],
             d.token[8:12],
             "4" + d.token[12:15],
-            "8" + _hex("u", d.name, length=3),
-            _hex("u2", d.name, length=12),
+            "8" + _hex("u", d.seed, length=3),
+            _hex("u2", d.seed, length=12),
         )
     )
     return "/".join(filter(None, (metadata.get("namespace"), metadata["name"]))), {
@@ -405,14 +413,19 @@ class RecordingMocks(pulumi.runtime.Mocks):
     """Outputs shaped like the real providers' for the types this program declares; any other
     type gets an id and its inputs back, as a provider with no computed outputs would give."""
 
-    def __init__(self, region: str) -> None:
+    def __init__(self, region: str, stack: str) -> None:
         self.region = region
+        self.stack = stack
 
     def new_resource(
         self, args: pulumi_mocks.MockResourceArgs
     ) -> tuple[str | None, dict[str, Any]]:
         declared = _Declared(
-            self.region, args.name, _unwrap(args.inputs), _hex(args.typ, args.name)
+            self.region,
+            self.stack,
+            args.name,
+            _unwrap(args.inputs),
+            _hex(self.stack, args.typ, args.name),
         )
         if args.typ.startswith("kubernetes:"):
             generate: Callable[[_Declared], _Generated] | None = _kubernetes_object
@@ -626,7 +639,7 @@ def run_program(
         if config.get("aws:region", "").startswith('"')
         else config.get("aws:region", "us-east-1")
     )
-    mocks = RecordingMocks(region)
+    mocks = RecordingMocks(region, stack)
     monitor = RecordingMonitor(mocks)
     logs = _LogCollector()
     logger = logging.Logger(f"eks-gitops.{stack}")

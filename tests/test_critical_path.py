@@ -7,7 +7,7 @@ import graphlib
 
 import pytest
 
-from tests.conftest import repo_plan
+from tests.conftest import FLUX_V294, repo_plan
 from tools.critical_path import (
     CLUSTER,
     CONTROLLERS_READY,
@@ -22,6 +22,9 @@ from tools.critical_path import (
     figure_for,
     is_off_cluster,
     longest_path,
+    main,
+    minutes,
+    sequential_seconds,
 )
 
 
@@ -94,3 +97,28 @@ def test_dev_chain_starts_each_link_when_the_previous_one_ends(dev_path: Critica
     ends = [link.start_seconds + link.figure.seconds for link in dev_path.links]
     assert [link.start_seconds for link in dev_path.links[1:]] == ends[:-1]
     assert ends[-1] == dev_path.seconds
+
+
+def test_cli_prints_the_chain_and_the_sequential_flow_it_beats(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["--stack", "dev", "--flux-manifests", str(FLUX_V294)]) == 0
+    out = capsys.readouterr().out
+    steps_line = next(line for line in out.splitlines() if line.strip().startswith("steps:"))
+    assert steps_line.split("steps:")[1].strip().split(" -> ") == [
+        NETWORK,
+        CLUSTER,
+        NODE_GROUP,
+        CONTROLLERS_READY,
+        FIRST_SYNC,
+    ]
+    assert f"{minutes(sequential_seconds())} (estimate)" in out
+    assert sequential_seconds() > critical_path(repo_plan("dev").run.resources).seconds
+
+
+def test_cli_refuses_to_estimate_without_the_controllers(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The session's Flux cache is empty, so without a manifest file the toolkit is not expanded.
+    assert main(["--stack", "dev"]) == 2
+    assert "--flux-manifests" in capsys.readouterr().err

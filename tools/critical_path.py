@@ -350,13 +350,16 @@ def main(argv: list[str] | None = None) -> int:
     except (PlanError, UnknownResourceTypeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(report(args.stack, path))
-    if CONTROLLERS_READY not in path.steps():
+    toolkit = plan.toolkit_entry()
+    if toolkit is not None and not toolkit.get("expanded"):
+        # Without the controllers the chain would end at the node group and look shorter than it is.
         print(
-            "note: the toolkit was not expanded, so the controllers are missing from the chain; "
-            "pass --flux-manifests FILE",
+            f"error: the Flux {toolkit.get('version')} manifests are not available offline, so the "
+            "controllers are not in the plan; pass --flux-manifests FILE",
             file=sys.stderr,
         )
+        return 2
+    print(report(args.stack, path))
     off_cluster = path.off_cluster_links()
     if off_cluster:
         names = ", ".join(f"{link.type}::{link.name}" for link in off_cluster)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -558,9 +559,10 @@ def test_plan_warns_about_a_stale_relaxation(plan_edited: Callable[..., Plan]) -
 def test_plan_refuses_a_program_whose_aws_provider_drops_the_tags(project_copy: Path) -> None:
     program = project_copy / "__main__.py"
     text = program.read_text()
-    tagged = ', default_tags={"tags": dict(settings.tags)})'
-    assert tagged in text
-    program.write_text(text.replace(tagged, ")"))
+    tagged = re.compile(r',\s*default_tags=\{"tags": dict\(settings\.tags\)\}')
+    untagged, replaced = tagged.subn("", text)
+    assert replaced == 1, "the AWS provider in __main__.py no longer sets default_tags this way"
+    program.write_text(untagged)
     with pytest.raises(PlanError) as refused:
         plan_stack("qa", project_dir=project_copy, flux_manifests=FLUX_V294)
     lines = str(refused.value).splitlines()

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tools.mocks import RecordedResource
 from tools.plan import Plan, plan_stack
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -38,6 +39,20 @@ def _cached_plan(stack: str, flux_manifests: Path | None) -> Plan:
 def repo_plan(stack: str, flux_manifests: Path | None = FLUX_V294) -> Plan:
     """The plan of a stack file in the repository (computed once per session; do not mutate)."""
     return _cached_plan(stack, flux_manifests)
+
+
+def ssh_secret(plan: Plan) -> RecordedResource:
+    """The Secret Flux pulls with: in the toolkit namespace, named like it."""
+    [namespace] = [
+        resource.plain_inputs["metadata"]["name"]
+        for resource in plan.run.of_type("kubernetes:core/v1:Namespace")
+    ]
+    [secret] = [
+        resource
+        for resource in plan.run.of_type("kubernetes:core/v1:Secret")
+        if resource.plain_inputs["metadata"] == {"name": namespace, "namespace": namespace}
+    ]
+    return secret
 
 
 def stack_document(stack: str) -> dict[str, Any]:

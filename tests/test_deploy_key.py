@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from components.config import DEPLOY_KEY_ALGORITHMS
 from components.deploy_key import KEY_ALGORITHMS, deploy_key_title, known_hosts
-from tests.conftest import STACKS, repo_plan
+from tests.conftest import STACKS, repo_plan, ssh_secret
 from tools.mocks import GITHUB_SSH_KEYS, SECRET_MARK, RecordedResource, tls_private_key_outputs
 from tools.plan import Plan
 
@@ -49,19 +49,6 @@ ENTERPRISE_HOST_KEYS = (
     host_key(ed25519.Ed25519PrivateKey.from_private_bytes(bytes(range(32)))),
     host_key(ec.derive_private_key(123456789, ec.SECP256R1())),
 )
-
-
-def ssh_secret(plan: Plan) -> RecordedResource:
-    [namespace] = [
-        resource.plain_inputs["metadata"]["name"]
-        for resource in plan.run.of_type("kubernetes:core/v1:Namespace")
-    ]
-    [secret] = [
-        resource
-        for resource in plan.run.of_type(SECRET_TYPE)
-        if resource.plain_inputs["metadata"] == {"name": namespace, "namespace": namespace}
-    ]
-    return secret
 
 
 def deploy_key(plan: Plan) -> RecordedResource:

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from tests.conftest import FLUX_V294, REPO_ROOT, STACKS
+from tools.plan import command as offline_plan_command
 
 SEEDS = ("1", "4242")
 
@@ -23,19 +23,7 @@ def run_plans(project: Path, out: Path, seed: str, stacks: Sequence[str]) -> Non
     environment = {**os.environ, "PYTHONHASHSEED": seed}
     processes = [
         subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "tools.plan",
-                "--stack",
-                stack,
-                "--out",
-                str(out),
-                "--flux-manifests",
-                str(FLUX_V294),
-                "--project-dir",
-                str(project),
-            ],
+            offline_plan_command(stack, out, flux_manifests=FLUX_V294, project_dir=project),
             cwd=REPO_ROOT,
             env=environment,
             stdout=subprocess.DEVNULL,

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from components.config import DEPLOY_KEY_ALGORITHMS
-from tests.conftest import STACKS, repo_plan
+from tests.conftest import STACKS, repo_plan, ssh_secret
 from tools.mocks import RecordedResource
 from tools.plan import Plan
 
@@ -161,19 +161,9 @@ def git_server(tmp_path: Path) -> Iterator[GitServer]:
         process.wait(timeout=COMMAND_TIMEOUT)
 
 
-def ssh_secret(plan: Plan) -> dict[str, str]:
-    """The Secret Flux pulls with: in the toolkit namespace, named like it."""
-    [namespace] = [
-        resource.plain_inputs["metadata"]["name"]
-        for resource in plan.run.of_type("kubernetes:core/v1:Namespace")
-    ]
-    [secret] = [
-        resource
-        for resource in plan.run.of_type(SECRET_TYPE)
-        if resource.plain_inputs["metadata"] == {"name": namespace, "namespace": namespace}
-    ]
-    string_data: dict[str, str] = secret.plain_inputs["stringData"]
-    return string_data
+def secret_data(plan: Plan) -> dict[str, str]:
+    data: dict[str, str] = ssh_secret(plan).plain_inputs["stringData"]
+    return data
 
 
 def deploy_key(plan: Plan) -> RecordedResource:
@@ -229,7 +219,7 @@ def serve_repository_from(
 def test_repository_stacks_register_a_read_only_deploy_key(stack: str) -> None:
     key = deploy_key(repo_plan(stack)).plain_inputs
     assert key["readOnly"] is True
-    assert key["key"] == ssh_secret(repo_plan(stack))["identity.pub"].strip()
+    assert key["key"] == secret_data(repo_plan(stack))["identity.pub"].strip()
 
 
 @pytest.mark.parametrize("algorithm", DEPLOY_KEY_ALGORITHMS)
@@ -240,7 +230,7 @@ def test_secret_clones_over_ssh_with_the_deploy_key(
         "dev", serve_repository_from(git_server.port, git_server.host_key, algorithm)
     )
     git_server.authorize(deploy_key(plan).plain_inputs["key"])
-    secret = ssh_secret(plan)
+    secret = secret_data(plan)
     [source] = plan.run.of_type("kubernetes:source.toolkit.fluxcd.io/v1:GitRepository")
     assert (
         source.plain_inputs["spec"]["url"]
@@ -261,7 +251,7 @@ def test_secret_for_another_host_key_is_refused(
     _, impostor_key = new_host_key(tmp_path, "impostor_ed25519")
     plan = plan_edited("dev", serve_repository_from(git_server.port, impostor_key, "ecdsa-p384"))
     git_server.authorize(deploy_key(plan).plain_inputs["key"])
-    secret = ssh_secret(plan)
+    secret = secret_data(plan)
 
     result = clone(git_server, secret, tmp_path / "client")
 
@@ -283,7 +273,7 @@ def test_secret_of_a_key_github_does_not_hold_is_refused(
         return edit
 
     git_server.authorize(deploy_key(plan_edited("dev", serve_generation(1))).plain_inputs["key"])
-    secret = ssh_secret(plan_edited("dev", serve_generation(2)))
+    secret = secret_data(plan_edited("dev", serve_generation(2)))
 
     result = clone(git_server, secret, tmp_path / "client")
 
@@ -298,7 +288,7 @@ def test_another_clusters_secret_is_refused(
     serve = serve_repository_from(git_server.port, git_server.host_key, "ecdsa-p384")
     git_server.authorize(deploy_key(plan_edited("dev", serve)).plain_inputs["key"])
 
-    result = clone(git_server, ssh_secret(plan_edited("qa", serve)), tmp_path / "client")
+    result = clone(git_server, secret_data(plan_edited("qa", serve)), tmp_path / "client")
 
     assert result.returncode != 0
     assert "Permission denied (publickey)" in result.stderr

@@ -28,6 +28,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from tools.plan import command as offline_plan_command
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FLUX_MANIFESTS = REPO_ROOT / "tests" / "fixtures" / "flux" / "install-v2.9.4.yaml"
 STACKS = ("dev", "qa", "prod")
@@ -93,17 +95,7 @@ def sdk_floor_command() -> list[str]:
 
 
 def plan_command(stack: str, out_dir: Path) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "tools.plan",
-        "--stack",
-        stack,
-        "--out",
-        str(out_dir),
-        "--flux-manifests",
-        str(FLUX_MANIFESTS),
-    ]
+    return offline_plan_command(stack, out_dir, flux_manifests=FLUX_MANIFESTS)
 
 
 def timing(samples: Sequence[float]) -> Timing:

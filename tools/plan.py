@@ -234,6 +234,22 @@ def summary(plan: Plan, target: Path) -> str:
     return "\n".join(lines)
 
 
+def command(
+    stack: str,
+    out_dir: Path,
+    *,
+    flux_manifests: Path | None = None,
+    project_dir: Path | None = None,
+) -> list[str]:
+    """The command line that plans `stack` in a fresh process (for benchmarks and isolation tests)."""
+    arguments = [sys.executable, "-m", "tools.plan", "--stack", stack, "--out", str(out_dir)]
+    if flux_manifests is not None:
+        arguments += ["--flux-manifests", str(flux_manifests)]
+    if project_dir is not None:
+        arguments += ["--project-dir", str(project_dir)]
+    return arguments
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m tools.plan", description=__doc__.split("\n\n")[0]

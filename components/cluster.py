@@ -202,7 +202,9 @@ class Cluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions.merge(
                 protected,
                 pulumi.ResourceOptions(
-                    depends_on=node_role.attachments,
+                    # Nodes in private subnets join the cluster and pull images through the NAT
+                    # routes: the whole network must be in place before the group is created.
+                    depends_on=[*node_role.attachments, args.network],
                     # A cluster autoscaler owns the running count; Pulumi owns the bounds.
                     ignore_changes=["scalingConfig.desiredSize"],
                 ),

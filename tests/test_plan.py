@@ -83,20 +83,18 @@ def test_cluster_settings_come_from_the_stack(tmp_path: Path) -> None:
 
 
 def test_nodes_run_in_private_subnets_with_imdsv2(tmp_path: Path) -> None:
-    items = entries("dev", tmp_path)
-    private = {
-        item["name"]
-        for item in items
-        if item["type"] == "aws:ec2/subnet:Subnet" and "private" in item["name"]
+    plan = repo_plan("dev")
+    private = {r.urn for r in plan.run.of_type("aws:ec2/subnet:Subnet") if "private" in r.name}
+    (node_group,) = plan.run.of_type("aws:eks/nodeGroup:NodeGroup")
+    assert set(node_group.property_dependencies["subnetIds"]) == private
+    # ...and waits for the whole network, NAT routes included, before nodes try to join.
+    network = {
+        r.urn for r in plan.run.resources if r.parent and "eks-gitops:network:Network" in r.parent
     }
-    node_group = one(items, "aws:eks/nodeGroup:NodeGroup")
-    subnet_dependencies = {
-        dep.split("::")[1] for dep in node_group["dependencies"] if dep.startswith("aws:ec2/subnet")
-    }
-    assert subnet_dependencies == private
-    template = one(items, "aws:ec2/launchTemplate:LaunchTemplate")["inputs"]["metadataOptions"]
-    assert template["httpTokens"] == "required"
-    assert template["httpPutResponseHopLimit"] in (1, 2)
+    assert network <= set(node_group.dependencies)
+    template = one(entries("dev", tmp_path), "aws:ec2/launchTemplate:LaunchTemplate")["inputs"]
+    assert template["metadataOptions"]["httpTokens"] == "required"
+    assert template["metadataOptions"]["httpPutResponseHopLimit"] in (1, 2)
 
 
 def test_roles_get_exactly_the_managed_policies_eks_documents(tmp_path: Path) -> None:

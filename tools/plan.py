@@ -161,11 +161,11 @@ def plan_stack(
     secret_keys = [f"{PROJECT}:{key}" for key in SECRET_KEYS]
     for key in secret_keys:
         value = document.get("config", {}).get(key)
+        # Absent, or `secure:` ciphertext that only the stack's secrets provider can open.
+        unreadable = value is None or isinstance(value, dict)
         if secret_values and key in secret_values:
             config[key] = secret_values[key]
-        elif value is None or isinstance(
-            value, dict
-        ):  # absent, or `secure:` ciphertext we cannot open
+        elif unreadable:
             config[key] = PLACEHOLDER_SECRET
     if flux_manifests is not None:
         toolkit_key = f"{PROJECT}:toolkit"

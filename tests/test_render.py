@@ -26,12 +26,12 @@ def test_record_is_never_synced_by_flux(stack: str) -> None:
     assert all(not entry.startswith("gitops-system") for entry in resources)
 
 
-def test_record_follows_a_changed_stack(plan_edited: Any, project_copy: Path) -> None:
+def test_record_follows_a_changed_stack(plan_edited: Any) -> None:
     def move_branch(document: dict[str, Any]) -> None:
         document["config"]["eks-gitops:sync"]["branch"] = "release-candidate"
 
     plan = plan_edited("qa", move_branch, flux_manifests=None)
-    files = render_record(plan, project_dir=project_copy)
+    files = render_record(plan)
     sync = files[Path("gitops/aws/clusters/qa/gitops-system") / SYNC_FILE]
     committed = (REPO_ROOT / "gitops/aws/clusters/qa/gitops-system" / SYNC_FILE).read_text()
     assert "branch: release-candidate" in sync

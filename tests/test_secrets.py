@@ -164,13 +164,13 @@ def test_credentials_and_cluster_access_are_marked_secret(
 def _with_output(plan: Plan, name: str, value: str) -> Plan:
     run = copy.deepcopy(plan.run)
     run.stack_outputs[name] = value
-    return Plan(plan.stack, run)
+    return Plan(plan.stack, plan.settings, run)
 
 
 def _with_log(plan: Plan, line: str) -> Plan:
     run = copy.deepcopy(plan.run)
     run.logs.append(line)
-    return Plan(plan.stack, run)
+    return Plan(plan.stack, plan.settings, run)
 
 
 def _with_configmap_data(plan: Plan, value: str) -> Plan:
@@ -181,7 +181,7 @@ def _with_configmap_data(plan: Plan, value: str) -> Plan:
     leaked.urn = template.urn.replace(SECRET, leaked.type).replace("::deploy-key", "::leak")
     leaked.inputs = {"apiVersion": "v1", "kind": "ConfigMap", "data": {"value": value}}
     run.resources.append(leaked)
-    return Plan(plan.stack, run)
+    return Plan(plan.stack, plan.settings, run)
 
 
 def test_the_scanner_catches_deliberate_leaks(

@@ -22,7 +22,7 @@ import pulumi
 import yaml
 
 from components import policy
-from components.config import OFFLINE_ENV, PROJECT, SECRET_KEYS, parse_stack_config
+from components.config import OFFLINE_ENV, PROJECT, SECRET_KEYS, StackConfig, parse_stack_config
 from tools.mocks import (
     SECRET_MARK,
     ProgramRun,
@@ -46,6 +46,7 @@ class PlanError(Exception):
 @dataclass
 class Plan:
     stack: str
+    settings: StackConfig
     run: ProgramRun
 
     def resources(self) -> list[dict[str, Any]]:
@@ -190,7 +191,7 @@ def plan_stack(
     violations = policy.check_resources(settings, policy.declared_from_graph(run.resources))
     if violations:
         raise PlanError("\n".join(str(violation) for violation in violations))
-    return Plan(stack, run)
+    return Plan(stack, settings, run)
 
 
 # libyaml emits byte-identical YAML for these plain objects in a third of the time.

@@ -19,9 +19,7 @@ from typing import Any
 
 import yaml
 
-from components.config import parse_stack_config
-from tools.mocks import config_from_stack_file
-from tools.plan import REPO_ROOT, Plan, PlanError, plan_stack, stack_config
+from tools.plan import REPO_ROOT, Plan, PlanError, plan_stack
 
 STACKS = ("dev", "qa", "prod")
 SYNC_FILE = "gotk-sync.yaml"
@@ -44,15 +42,9 @@ def _identity(obj: dict[str, Any]) -> dict[str, str]:
     return identity
 
 
-def render_record(plan: Plan, project_dir: Path = REPO_ROOT) -> dict[Path, str]:
+def render_record(plan: Plan) -> dict[Path, str]:
     """The record's files (path relative to the repository root -> content) for one planned stack."""
-    settings = parse_stack_config(
-        {
-            key: yaml.safe_load(value)
-            for key, value in config_from_stack_file(stack_config(project_dir, plan.stack)).items()
-        },
-        plan.stack,
-    )
+    settings = plan.settings
     toolkit = settings.toolkit
     sync_objects = plan.manifests(under=SYNC_COMPONENT)
     namespace_identity = {"apiVersion": "v1", "kind": "Namespace", "name": toolkit.namespace}

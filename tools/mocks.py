@@ -596,9 +596,6 @@ class ProgramRun:
     stack_outputs: dict[str, Any]
     logs: list[str] = field(default_factory=list)
 
-    def by_urn(self) -> dict[str, RecordedResource]:
-        return {resource.urn: resource for resource in self.resources}
-
     def of_type(self, type_token: str) -> list[RecordedResource]:
         return [resource for resource in self.resources if resource.type == type_token]
 

@@ -11,6 +11,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.outputs import secret
+from components.schema_resources import SchemaResource, opaque_secret
 
 # Secret names the gitops tree refers to (gitops/base/sumologic).
 SUMOLOGIC_SECRET = "sumologic-credentials"
@@ -26,22 +27,20 @@ class AppCredentialsArgs:
 
 
 class AppCredentials(pulumi.ComponentResource):
-    secrets: list[k8s.core.v1.Secret]
+    secrets: list[SchemaResource]
 
     def __init__(
         self, name: str, args: AppCredentialsArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("eks-gitops:credentials:AppCredentials", name, None, opts)
         self.secrets = [
-            k8s.core.v1.Secret(
+            opaque_secret(
                 secret_name,
                 metadata={"name": secret_name, "namespace": args.namespace},
-                type="Opaque",
                 string_data=secret(pulumi.Output.all(**values)),
                 opts=pulumi.ResourceOptions(
                     parent=self,
                     provider=args.kubernetes_provider,
-                    additional_secret_outputs=["data", "stringData"],
                     depends_on=list(args.depends_on),
                 ),
             )

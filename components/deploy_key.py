@@ -19,6 +19,7 @@ import pulumi_tls as tls
 
 from components.config import DeployKeyConfig, GitHubConfig
 from components.outputs import secret
+from components.schema_resources import SchemaResource, opaque_secret
 
 # tls.PrivateKey arguments per configured algorithm. ECDSA P-384 is what `flux bootstrap` generates.
 KEY_ALGORITHMS: dict[str, dict[str, str | int]] = {
@@ -72,7 +73,7 @@ class DeployKeyArgs:
 class DeployKey(pulumi.ComponentResource):
     public_key: pulumi.Output[str]
     deploy_key: github.RepositoryDeployKey
-    secret: k8s.core.v1.Secret
+    secret: SchemaResource
 
     def __init__(
         self, name: str, args: DeployKeyArgs, opts: pulumi.ResourceOptions | None = None
@@ -104,10 +105,9 @@ class DeployKey(pulumi.ComponentResource):
             if args.config.algorithm in OPENSSH_FORMAT_ALGORITHMS
             else key.private_key_pem_pkcs8
         )
-        self.secret = k8s.core.v1.Secret(
+        self.secret = opaque_secret(
             name,
             metadata={"name": args.secret_name, "namespace": args.namespace},
-            type="Opaque",
             string_data=secret(
                 pulumi.Output.all(identity, key.public_key_openssh).apply(
                     lambda pair: {
@@ -120,7 +120,6 @@ class DeployKey(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(
                 parent=self,
                 provider=args.kubernetes_provider,
-                additional_secret_outputs=["data", "stringData"],
                 # The Secret changes to the new key only once GitHub accepts it.
                 depends_on=[*args.secret_depends_on, self.deploy_key],
             ),

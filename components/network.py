@@ -1,15 +1,18 @@
 """The VPC the cluster runs in: public and private subnets across zones, NAT, routes, and the subnet
-tags AWS load balancer controllers look for. With existing subnets in config, nothing is created."""
+tags AWS load balancer controllers look for. With existing subnets in config, nothing is created.
+EC2 resources are declared by type token (components/schema_resources.py says why)."""
 
 from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
 from components.config import NetworkConfig
+from components.schema_resources import SchemaResource, aws_resource
 
 # Private subnets get the first half of the VPC, public ones the second; each half is cut into eight
 # equal blocks so that up to six zones fit and a zone can be added without renumbering the others.
@@ -88,79 +91,100 @@ class Network(pulumi.ComponentResource):
                 f"zones; the region has {len(zones)}"
             )
         cluster = args.cluster_name
-        vpc = aws.ec2.Vpc(
-            f"{name}-vpc",
-            cidr_block=args.config.vpc_cidr,
-            enable_dns_hostnames=True,
-            enable_dns_support=True,
-            tags={"Name": cluster},
-            opts=opts,
-        )
-        gateway = aws.ec2.InternetGateway(
-            f"{name}-igw", vpc_id=vpc.id, tags={"Name": cluster}, opts=opts
-        )
-        public_routes = aws.ec2.RouteTable(
-            f"{name}-public",
-            vpc_id=vpc.id,
-            routes=[{"cidr_block": "0.0.0.0/0", "gateway_id": gateway.id}],
-            tags={"Name": f"{cluster}-public"},
-            opts=opts,
-        )
-        public_subnets: list[aws.ec2.Subnet] = []
-        private_subnets: list[aws.ec2.Subnet] = []
-        nat_gateways: list[aws.ec2.NatGateway] = []
-        for plan, zone in zip(plan_subnets(args.config.vpc_cidr, len(zones)), zones, strict=True):
-            public = aws.ec2.Subnet(
-                f"{name}-public-{plan.zone_index}",
-                vpc_id=vpc.id,
-                cidr_block=plan.public_cidr,
-                availability_zone=zone,
-                map_public_ip_on_launch=False,
-                tags=subnet_tags(cluster, public=True),
-                opts=opts,
+
+        def ec2(
+            resource: str, resource_name: str, inputs: dict[str, Any], **options: Any
+        ) -> SchemaResource:
+            return aws_resource(
+                "ec2",
+                resource,
+                resource_name,
+                inputs,
+                pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(**options)),
             )
-            aws.ec2.RouteTableAssociation(
+
+        vpc = ec2(
+            "Vpc",
+            f"{name}-vpc",
+            {
+                "cidrBlock": args.config.vpc_cidr,
+                "enableDnsHostnames": True,
+                "enableDnsSupport": True,
+                "tags": {"Name": cluster},
+            },
+        )
+        gateway = ec2(
+            "InternetGateway", f"{name}-igw", {"vpcId": vpc.id, "tags": {"Name": cluster}}
+        )
+        public_routes = ec2(
+            "RouteTable",
+            f"{name}-public",
+            {
+                "vpcId": vpc.id,
+                "routes": [{"cidrBlock": "0.0.0.0/0", "gatewayId": gateway.id}],
+                "tags": {"Name": f"{cluster}-public"},
+            },
+        )
+        public_subnets: list[SchemaResource] = []
+        private_subnets: list[SchemaResource] = []
+        nat_gateways: list[SchemaResource] = []
+        for plan, zone in zip(plan_subnets(args.config.vpc_cidr, len(zones)), zones, strict=True):
+            public = ec2(
+                "Subnet",
                 f"{name}-public-{plan.zone_index}",
-                subnet_id=public.id,
-                route_table_id=public_routes.id,
-                opts=opts,
+                {
+                    "vpcId": vpc.id,
+                    "cidrBlock": plan.public_cidr,
+                    "availabilityZone": zone,
+                    "mapPublicIpOnLaunch": False,
+                    "tags": subnet_tags(cluster, public=True),
+                },
+            )
+            ec2(
+                "RouteTableAssociation",
+                f"{name}-public-{plan.zone_index}",
+                {"subnetId": public.id, "routeTableId": public_routes.id},
             )
             public_subnets.append(public)
             # One NAT gateway per zone keeps a zone outage from cutting the others off the
             # internet; a single one is the cheaper choice for short-lived clusters.
             if not args.config.single_nat_gateway or not nat_gateways:
-                address = aws.ec2.Eip(f"{name}-nat-{plan.zone_index}", domain="vpc", opts=opts)
+                address = ec2("Eip", f"{name}-nat-{plan.zone_index}", {"domain": "vpc"})
                 nat_gateways.append(
-                    aws.ec2.NatGateway(
+                    ec2(
+                        "NatGateway",
                         f"{name}-nat-{plan.zone_index}",
-                        allocation_id=address.id,
-                        subnet_id=public.id,
-                        tags={"Name": f"{cluster}-{zone}"},
-                        opts=pulumi.ResourceOptions.merge(
-                            opts, pulumi.ResourceOptions(depends_on=[gateway])
-                        ),
+                        {
+                            "allocationId": address.id,
+                            "subnetId": public.id,
+                            "tags": {"Name": f"{cluster}-{zone}"},
+                        },
+                        depends_on=[gateway],
                     )
                 )
-            private = aws.ec2.Subnet(
+            private = ec2(
+                "Subnet",
                 f"{name}-private-{plan.zone_index}",
-                vpc_id=vpc.id,
-                cidr_block=plan.private_cidr,
-                availability_zone=zone,
-                tags=subnet_tags(cluster, public=False),
-                opts=opts,
+                {
+                    "vpcId": vpc.id,
+                    "cidrBlock": plan.private_cidr,
+                    "availabilityZone": zone,
+                    "tags": subnet_tags(cluster, public=False),
+                },
             )
-            private_routes = aws.ec2.RouteTable(
+            private_routes = ec2(
+                "RouteTable",
                 f"{name}-private-{plan.zone_index}",
-                vpc_id=vpc.id,
-                routes=[{"cidr_block": "0.0.0.0/0", "nat_gateway_id": nat_gateways[-1].id}],
-                tags={"Name": f"{cluster}-private-{zone}"},
-                opts=opts,
+                {
+                    "vpcId": vpc.id,
+                    "routes": [{"cidrBlock": "0.0.0.0/0", "natGatewayId": nat_gateways[-1].id}],
+                    "tags": {"Name": f"{cluster}-private-{zone}"},
+                },
             )
-            aws.ec2.RouteTableAssociation(
+            ec2(
+                "RouteTableAssociation",
                 f"{name}-private-{plan.zone_index}",
-                subnet_id=private.id,
-                route_table_id=private_routes.id,
-                opts=opts,
+                {"subnetId": private.id, "routeTableId": private_routes.id},
             )
             private_subnets.append(private)
         self.vpc_id = vpc.id

@@ -12,6 +12,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.config import GitHubConfig, SyncConfig
+from components.schema_resources import SchemaResource, kubernetes_object
 
 GIT_REPOSITORY_API = "source.toolkit.fluxcd.io/v1"
 KUSTOMIZATION_API = "kustomize.toolkit.fluxcd.io/v1"
@@ -77,8 +78,8 @@ class SyncArgs:
 
 class Sync(pulumi.ComponentResource):
     path: str
-    git_repository: k8s.apiextensions.CustomResource
-    kustomization: k8s.apiextensions.CustomResource
+    git_repository: SchemaResource
+    kustomization: SchemaResource
 
     def __init__(
         self, name: str, args: SyncArgs, opts: pulumi.ResourceOptions | None = None
@@ -90,14 +91,14 @@ class Sync(pulumi.ComponentResource):
         )
         self.path = kustomization["spec"]["path"]
         base = pulumi.ResourceOptions(parent=self, provider=args.kubernetes_provider)
-        self.git_repository = _custom_resource(
+        self.git_repository = kubernetes_object(
             f"{name}-source",
             git_repository,
             pulumi.ResourceOptions.merge(
                 base, pulumi.ResourceOptions(depends_on=list(args.depends_on))
             ),
         )
-        self.kustomization = _custom_resource(
+        self.kustomization = kubernetes_object(
             f"{name}-kustomization",
             kustomization,
             pulumi.ResourceOptions.merge(
@@ -105,16 +106,3 @@ class Sync(pulumi.ComponentResource):
             ),
         )
         self.register_outputs({"path": self.path, "url": git_repository["spec"]["url"]})
-
-
-def _custom_resource(
-    name: str, obj: dict[str, Any], opts: pulumi.ResourceOptions
-) -> k8s.apiextensions.CustomResource:
-    return k8s.apiextensions.CustomResource(
-        name,
-        api_version=obj["apiVersion"],
-        kind=obj["kind"],
-        metadata=obj["metadata"],
-        spec=obj["spec"],
-        opts=opts,
-    )

@@ -4,8 +4,7 @@ preview shows object-level diffs and a version bump updates objects in place."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,50 +21,9 @@ from components.flux_release import (
     load_install_manifest,
     release_url,
 )
+from components.schema_resources import SchemaResource, kubernetes_object
 
 KubeObject = dict[str, Any]
-
-# The kinds a Flux release manifest contains, each mapped to its typed Pulumi resource so the URN
-# type matches what `pulumi import` and the provider expect. A release that brings a new kind
-# fails loudly here instead of being applied by a guess.
-_RESOURCE_CLASSES: Mapping[tuple[str, str], Callable[..., pulumi.CustomResource]] = {
-    ("v1", "Namespace"): k8s.core.v1.Namespace,
-    ("v1", "ResourceQuota"): k8s.core.v1.ResourceQuota,
-    ("v1", "ServiceAccount"): k8s.core.v1.ServiceAccount,
-    ("v1", "Service"): k8s.core.v1.Service,
-    ("v1", "ConfigMap"): k8s.core.v1.ConfigMap,
-    ("apps/v1", "Deployment"): k8s.apps.v1.Deployment,
-    (
-        "apiextensions.k8s.io/v1",
-        "CustomResourceDefinition",
-    ): k8s.apiextensions.v1.CustomResourceDefinition,
-    ("rbac.authorization.k8s.io/v1", "ClusterRole"): k8s.rbac.v1.ClusterRole,
-    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"): k8s.rbac.v1.ClusterRoleBinding,
-    ("rbac.authorization.k8s.io/v1", "Role"): k8s.rbac.v1.Role,
-    ("rbac.authorization.k8s.io/v1", "RoleBinding"): k8s.rbac.v1.RoleBinding,
-    ("networking.k8s.io/v1", "NetworkPolicy"): k8s.networking.v1.NetworkPolicy,
-}
-
-_CAMEL_BOUNDARY = re.compile(r"(?<!^)(?=[A-Z])")
-
-
-def constructor_arguments(obj: Mapping[str, Any]) -> dict[str, Any]:
-    """Keyword arguments of the typed resource for a manifest object (`roleRef` -> `role_ref`)."""
-    return {
-        _CAMEL_BOUNDARY.sub("_", key).lower(): value
-        for key, value in obj.items()
-        if key not in ("apiVersion", "kind", "status")
-    }
-
-
-def resource_class(obj: Mapping[str, Any]) -> Callable[..., pulumi.CustomResource]:
-    key = (str(obj.get("apiVersion")), str(obj.get("kind")))
-    if key not in _RESOURCE_CLASSES:
-        raise pulumi.RunError(
-            f"the Flux manifest has a {key[1]} ({key[0]}) object, which this program does not know how "
-            "to apply; add the kind to components/toolkit.py"
-        )
-    return _RESOURCE_CLASSES[key]
 
 
 def obtain_manifest(
@@ -102,9 +60,9 @@ class ToolkitArgs:
 
 class Toolkit(pulumi.ComponentResource):
     namespace: str
-    namespaces: list[pulumi.CustomResource]
-    crds: list[pulumi.CustomResource]
-    controllers: list[pulumi.CustomResource]
+    namespaces: list[SchemaResource]
+    crds: list[SchemaResource]
+    controllers: list[SchemaResource]
     """Everything that has to be running before sync objects are useful (and gone after them)."""
     ready: list[pulumi.Resource]
 
@@ -138,22 +96,20 @@ class Toolkit(pulumi.ComponentResource):
     def _apply(self, objects: list[KubeObject], args: ToolkitArgs) -> None:
         base = pulumi.ResourceOptions(parent=self, provider=args.kubernetes_provider)
 
-        def declare(
-            obj: KubeObject, depends_on: Sequence[pulumi.Resource]
-        ) -> pulumi.CustomResource:
-            return resource_class(obj)(
+        def declare(obj: KubeObject, depends_on: Sequence[pulumi.Resource]) -> SchemaResource:
+            return kubernetes_object(
                 resource_name(obj),
-                opts=pulumi.ResourceOptions.merge(
+                obj,
+                pulumi.ResourceOptions.merge(
                     base, pulumi.ResourceOptions(depends_on=list(depends_on))
                 ),
-                **constructor_arguments(obj),
             )
 
         namespaces = [
             declare(obj, args.depends_on) for obj in objects if obj["kind"] == "Namespace"
         ]
         self.namespaces = namespaces
-        supporting: list[pulumi.CustomResource] = list(namespaces)
+        supporting: list[SchemaResource] = list(namespaces)
         for obj in objects:
             if obj["kind"] in ("Namespace", "Deployment"):
                 continue

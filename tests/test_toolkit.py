@@ -7,10 +7,9 @@ from typing import Any
 
 import pulumi
 import pytest
-import yaml
 
 from components.config import parse_stack_config
-from components.toolkit import constructor_arguments, obtain_manifest, resource_class
+from components.toolkit import obtain_manifest
 from tests.conftest import FLUX_V285, FLUX_V294, STACKS, repo_plan, stack_document
 from tools.plan import Plan, summary, write_plan
 
@@ -192,24 +191,6 @@ def test_pinned_checksum_is_enforced(tmp_path: Path) -> None:
     with pytest.raises(pulumi.RunError) as error:
         obtain_manifest(pinned, offline=True, cache_dir=tmp_path)
     assert "0" * 64 in str(error.value)
-
-
-def test_manifest_fields_become_typed_constructor_arguments() -> None:
-    binding = yaml.safe_load(
-        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: x}\n"
-        "roleRef: {kind: ClusterRole, name: y, apiGroup: rbac.authorization.k8s.io}\nsubjects: []\n"
-    )
-    assert set(constructor_arguments(binding)) == {"metadata", "role_ref", "subjects"}
-
-
-def test_an_unknown_kind_is_refused() -> None:
-    with pytest.raises(pulumi.RunError, match="MutatingWebhookConfiguration"):
-        resource_class(
-            {
-                "apiVersion": "admissionregistration.k8s.io/v1",
-                "kind": "MutatingWebhookConfiguration",
-            }
-        )
 
 
 def test_repository_is_created_only_when_asked(plan_edited: Any) -> None:

@@ -392,7 +392,7 @@ _OUTPUTS: dict[str, Callable[[_Declared], _Generated]] = {
     "aws:ec2/subnet:Subnet": _prefixed_id("subnet", "subnet"),
     "aws:ec2/internetGateway:InternetGateway": _prefixed_id("igw", "internet-gateway"),
     "aws:ec2/eip:Eip": _eip,
-    "aws:ec2/natGateway:NatGateway": _prefixed_id("nat", "natgateway"),
+    "aws:ec2/natGateway:NatGateway": _prefixed_id("nat"),
     "aws:ec2/routeTable:RouteTable": _prefixed_id("rtb", "route-table"),
     "aws:ec2/routeTableAssociation:RouteTableAssociation": _prefixed_id("rtbassoc"),
     "aws:ec2/launchTemplate:LaunchTemplate": _launch_template,

@@ -152,6 +152,9 @@ def test_credentials_and_cluster_access_are_marked_secret(
     graph = graph_of(plan)
     assert graph.find(SECRET, "deploy-key").secret_inputs == {"stringData"}
     assert graph.find(SECRET, "sumologic-credentials").secret_inputs == {"stringData"}
+    # What the cluster hands back stays secret too.
+    for secret in plan.run.of_type(SECRET):
+        assert secret.additional_secret_outputs == ["data", "stringData"], secret.name
     (provider,) = graph.of_type(KUBERNETES_PROVIDER)
     assert provider.secret_inputs == {"kubeconfig"}
     assert plan.outputs()["kubeconfig"] == SECRET_MARK

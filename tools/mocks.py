@@ -525,6 +525,7 @@ class RecordedResource:
     replace_on_changes: list[str]
     custom_timeouts: dict[str, str]
     deleted_with: str | None
+    additional_secret_outputs: list[str] = field(default_factory=list)
 
     @property
     def redacted_inputs(self) -> Any:
@@ -579,6 +580,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     if request.HasField("customTimeouts")
                     else {},
                     deleted_with=request.deletedWith or None,
+                    additional_secret_outputs=sorted(request.additionalSecretOutputs),
                 )
             )
         return response

@@ -14,13 +14,11 @@ from tools.bench import (
     floor_command,
     plan_command,
     results_document,
-    sdk_floor_command,
 )
 
 # Seconds the fake clock answers per command, in the order they are asked for.
 FAKE_SECONDS = {
     "floor": [9.0, 1.0, 2.0, 3.0],
-    "sdk_floor": [9.0, 2.0, 2.0, 2.0],
     "plan": [9.0, 4.0, 6.0, 5.0],
 }
 
@@ -28,7 +26,6 @@ FAKE_SECONDS = {
 def fake_clock(out_dir: Path, stack: str, calls: list[str]) -> Callable[[Sequence[str]], float]:
     labels = {
         tuple(floor_command()): "floor",
-        tuple(sdk_floor_command()): "sdk_floor",
         tuple(plan_command(stack, out_dir)): "plan",
     }
     answers = {label: iter(seconds) for label, seconds in FAKE_SECONDS.items()}
@@ -47,19 +44,18 @@ def write_resources(out_dir: Path, stack: str) -> None:
     (out_dir / stack / "resources.json").write_text(json.dumps(resources))
 
 
-def test_each_command_is_warmed_up_once_then_the_three_are_interleaved(tmp_path: Path) -> None:
+def test_each_command_is_warmed_up_once_then_the_two_are_interleaved(tmp_path: Path) -> None:
     write_resources(tmp_path, "dev")
     calls: list[str] = []
     bench_stack("dev", 3, tmp_path, fake_clock(tmp_path, "dev", calls))
-    assert calls == ["floor", "sdk_floor", "plan"] * 4
+    assert calls == ["floor", "plan"] * 4
 
 
 def test_medians_leave_the_warm_up_out_and_ratios_divide_them(tmp_path: Path) -> None:
     write_resources(tmp_path, "dev")
     result = bench_stack("dev", 3, tmp_path, fake_clock(tmp_path, "dev", []))
     assert (result.plan.median_seconds, result.floor.median_seconds) == (5.0, 2.0)
-    assert result.sdk_floor.median_seconds == 2.0
-    assert (result.ratio, result.sdk_ratio) == (2.5, 2.5)
+    assert result.ratio == 2.5
     assert (result.resources, result.custom_resources) == (3, 2)
 
 

@@ -3,10 +3,9 @@
     python -m tools.bench [--runs N] [--stacks dev qa prod] [--out build/bench]
 
 For each stack it times, in fresh processes and interleaved so that machine noise hits all alike,
-the offline plan (`python -m tools.plan` with the v2.9.4 fixture manifest), the floor (a process
-that only imports the top-level packages the program is built on; the bar is plan/floor) and, for
-reference, the SDK floor (the floor plus the SDK subpackages the program's resource classes live
-in, which no program declaring those resources can avoid). Each figure is the median of
+the offline plan (`python -m tools.plan` with the v2.9.4 fixture manifest) and the floor (a
+process that only imports the top-level packages the program is built on); the bar is plan/floor.
+Each figure is the median of
 `--runs` runs, after one untimed warm-up of each command (so byte-compilation and a cold page cache
 are not charged to the first run). Writes OUT/results.json and prints a short table. A benchmark,
 not a test: it always exits 0 when every plan succeeded, whatever the ratio.
@@ -46,23 +45,6 @@ FLOOR_PACKAGES = (
     "pulumi_tls",
     "yaml",
 )
-# Not the bar, a reference: the floor plus the SDK modules holding resource classes the program
-# declares. The top-level packages load subpackages lazily, and a single resource module can be
-# imported alone (`from pulumi_aws.ec2.vpc import Vpc` costs a millisecond), but every resource
-# with nested input types (RouteTable, LaunchTemplate, eks Cluster, iam Role, any Kubernetes kind)
-# runs `from . import outputs`, which touches the lazy package and loads all of it:
-# pulumi_aws.ec2 is 185 modules. No program declaring these resources avoids that.
-SDK_CLASSES = (
-    ("pulumi_aws.ec2", "RouteTable"),
-    ("pulumi_aws.eks", "Cluster"),
-    ("pulumi_aws.iam", "Role"),
-    ("pulumi_aws.kms", "Key"),
-    ("pulumi_kubernetes.core.v1", "Namespace"),
-    ("pulumi_kubernetes.apps.v1", "Deployment"),
-    ("pulumi_kubernetes.rbac.v1", "ClusterRole"),
-    ("pulumi_kubernetes.networking.v1", "NetworkPolicy"),
-    ("pulumi_kubernetes.apiextensions.v1", "CustomResourceDefinition"),
-)
 
 
 @dataclass(frozen=True)
@@ -76,22 +58,14 @@ class StackResult:
     stack: str
     plan: Timing
     floor: Timing
-    sdk_floor: Timing
     ratio: float
     """plan / floor: the figure the bar is about."""
-    sdk_ratio: float
-    """plan / sdk_floor: what the program costs beyond the SDK modules it cannot do without."""
     resources: int
     custom_resources: int
 
 
 def floor_command() -> list[str]:
     return [sys.executable, "-c", f"import {', '.join(FLOOR_PACKAGES)}"]
-
-
-def sdk_floor_command() -> list[str]:
-    classes = "; ".join(f"from {module} import {name}" for module, name in SDK_CLASSES)
-    return [sys.executable, "-c", f"import {', '.join(FLOOR_PACKAGES)}; {classes}"]
 
 
 def plan_command(stack: str, out_dir: Path) -> list[str]:
@@ -121,7 +95,6 @@ def bench_stack(
 ) -> StackResult:
     commands = {
         "floor": floor_command(),
-        "sdk_floor": sdk_floor_command(),
         "plan": plan_command(stack, out_dir),
     }
     for command in commands.values():
@@ -132,14 +105,12 @@ def bench_stack(
             samples[label].append(clock(command))
     resources = json.loads((out_dir / stack / "resources.json").read_text())
     total, custom = resource_counts(resources)
-    plan, floor, sdk_floor = (timing(samples[label]) for label in ("plan", "floor", "sdk_floor"))
+    plan, floor = timing(samples["plan"]), timing(samples["floor"])
     return StackResult(
         stack=stack,
         plan=plan,
         floor=floor,
-        sdk_floor=sdk_floor,
         ratio=plan.median_seconds / floor.median_seconds,
-        sdk_ratio=plan.median_seconds / sdk_floor.median_seconds,
         resources=total,
         custom_resources=custom,
     )
@@ -165,10 +136,6 @@ def results_document(results: Sequence[StackResult], runs: int) -> dict[str, obj
         "machine": machine(),
         "runs": runs,
         "floor_imports": list(FLOOR_PACKAGES),
-        "sdk_floor_imports": [
-            *FLOOR_PACKAGES,
-            *(f"{module}.{name}" for module, name in SDK_CLASSES),
-        ],
         "stacks": {result.stack: asdict(result) for result in results},
         # Each plan runs in its own process, as `make plans` runs them, so the stacks add up.
         "all_stacks_plan_seconds": sum(result.plan.median_seconds for result in results),
@@ -182,13 +149,10 @@ def results_document(results: Sequence[StackResult], runs: int) -> dict[str, obj
 
 
 def table(results: Sequence[StackResult]) -> str:
-    lines = [
-        f"{'stack':6} {'plan s':>7} {'floor s':>8} {'ratio':>6} "
-        f"{'sdk floor s':>12} {'sdk ratio':>10} {'resources':>10}"
-    ]
+    lines = [f"{'stack':6} {'plan s':>7} {'floor s':>8} {'ratio':>6} {'resources':>10}"]
     lines += [
         f"{r.stack:6} {r.plan.median_seconds:7.3f} {r.floor.median_seconds:8.3f} "
-        f"{r.ratio:6.2f} {r.sdk_floor.median_seconds:12.3f} {r.sdk_ratio:10.2f} {r.resources:>10}"
+        f"{r.ratio:6.2f} {r.resources:>10}"
         for r in results
     ]
     lines.append(f"all stacks planned in {sum(r.plan.median_seconds for r in results):.3f} s")

@@ -3,8 +3,8 @@
 Why not the SDKs' typed classes for these: a typed class from `pulumi_aws.ec2` whose inputs or
 outputs nest (RouteTable, NatGateway, LaunchTemplate) and any typed Kubernetes class load their
 whole SDK package when imported: all 185 modules of `pulumi_aws.ec2`, the 1.3 MB
-`pulumi_kubernetes.core.v1._inputs`. That is about 0.6 s of every preview and plan, spent on
-classes the program never uses (docs/performance.md). Declaring by token registers exactly what
+`pulumi_kubernetes.core.v1._inputs`. That was about 1.3 s of every preview, update and plan,
+spent on classes the program never uses (docs/performance.md). Declaring by token registers exactly what
 the typed class would: the same type, the same inputs.
 
 What keeps the names honest: tests/test_schema_resources.py checks every input of every resource

@@ -220,6 +220,14 @@ def test_every_token_is_an_sdk_class_or_a_flux_kind(stack: str) -> None:
 
 
 @pytest.mark.parametrize("stack", STACKS)
+def test_each_names_its_provider(stack: str) -> None:
+    # A typed class pins the SDK's plugin version for a default provider; a token has none to pin,
+    # so every one of them goes through one of the program's explicit providers.
+    without_provider = [r.type_and_name for r in declared_by_token(stack) if r.provider is None]
+    assert without_provider == []
+
+
+@pytest.mark.parametrize("stack", STACKS)
 def test_inputs_fit_the_sdk_schema(stack: str) -> None:
     problems = [
         f"{resource.type_and_name}: {problem}"

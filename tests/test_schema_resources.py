@@ -24,7 +24,7 @@ import pytest
 from pulumi import _types as sdk_types
 from pulumi.runtime import mocks as pulumi_mocks
 
-from components.schema_resources import aws_type_token, kubernetes_type_token
+from components.schema_resources import SchemaResource, aws_type_token, kubernetes_type_token
 from tests.conftest import STACKS, repo_plan
 from tools.mocks import RecordedResource, RecordingMocks, redact
 
@@ -339,3 +339,25 @@ def test_kubernetes_tokens_are_those_the_typed_classes_register(
     registered_type, registered_inputs = typed_registration(resource)
     assert registered_type == token
     assert (registered_inputs["apiVersion"], registered_inputs["kind"]) == (api_version, kind)
+
+
+def test_only_inputs_and_declared_outputs_can_be_read() -> None:
+    read: list[Any] = []
+
+    def run() -> None:
+        pulumi.runtime.set_mocks(_TypedTwinMocks(), preview=False)
+
+        @pulumi.runtime.test
+        def declare() -> pulumi.Output[Any]:
+            vpc = SchemaResource(
+                aws_type_token("ec2", "Vpc"), "vpc", {"cidrBlock": "10.0.0.0/16"}, outputs=["arn"]
+            )
+            with pytest.raises(AttributeError, match=r"aws:ec2/vpc:Vpc has no .* 'arnn'"):
+                vpc.output("arnn")
+            return pulumi.Output.all(vpc.output("cidrBlock"), vpc.output("arn")).apply(read.extend)
+
+        declare()
+
+    contextvars.Context().run(run)
+    # The twin mocks answer with no outputs: an input reads back as declared, an output as None.
+    assert read == ["10.0.0.0/16", None]

@@ -164,16 +164,6 @@ def resource_name(obj: Mapping[str, Any]) -> str:
     return f"{namespace}/{metadata['name']}" if namespace else str(metadata["name"])
 
 
-def crd_kinds(objects: Iterable[Mapping[str, Any]]) -> frozenset[tuple[str, str]]:
-    """The (group, kind) pairs that the CRDs among ``objects`` serve in some version."""
-    return frozenset(
-        (obj["spec"]["group"], obj["spec"]["names"]["kind"])
-        for obj in objects
-        if obj["kind"] == "CustomResourceDefinition"
-        and any(version.get("served") for version in obj["spec"].get("versions", []))
-    )
-
-
 def render_toolkit(
     text: str,
     components: Iterable[str],

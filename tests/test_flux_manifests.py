@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import copy
 import random
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -21,7 +23,6 @@ from components.flux_manifests import (
     FluxManifestError,
     KubeObject,
     component_of,
-    crd_kinds,
     order_for_apply,
     parse_manifest,
     relocate,
@@ -39,6 +40,16 @@ EVENTS_ADDR = (
     "--events-addr=http://notification-controller.$(RUNTIME_NAMESPACE).svc.cluster.local./"
 )
 STORAGE_ADV_ADDR = "--storage-adv-addr=source-controller.$(RUNTIME_NAMESPACE).svc.cluster.local."
+
+
+def served_kinds(objects: Iterable[Mapping[str, Any]]) -> frozenset[tuple[str, str]]:
+    """The (group, kind) pairs that the CRDs among `objects` serve in some version."""
+    return frozenset(
+        (obj["spec"]["group"], obj["spec"]["names"]["kind"])
+        for obj in objects
+        if obj["kind"] == "CustomResourceDefinition"
+        and any(version.get("served") for version in obj["spec"].get("versions", []))
+    )
 
 
 def fixture_text(version: str) -> str:
@@ -130,7 +141,7 @@ def test_default_selection_keeps_default_components_and_all_shared_objects() -> 
     assert [o for o in selected if component_of(o) is None] == [
         o for o in objects if component_of(o) is None
     ]
-    assert ("image.toolkit.fluxcd.io", "ImagePolicy") not in crd_kinds(selected)
+    assert ("image.toolkit.fluxcd.io", "ImagePolicy") not in served_kinds(selected)
     assert {o["metadata"]["name"] for o in of_kind(selected, "Deployment")} == set(
         DEFAULT_COMPONENTS
     )
@@ -143,7 +154,7 @@ def test_extra_components_bring_their_objects() -> None:
         ("image.toolkit.fluxcd.io", "ImageRepository"),
         ("image.toolkit.fluxcd.io", "ImagePolicy"),
         ("image.toolkit.fluxcd.io", "ImageUpdateAutomation"),
-    } <= crd_kinds(selected)
+    } <= served_kinds(selected)
 
 
 def test_required_components_alone_are_enough() -> None:
@@ -456,7 +467,7 @@ def test_apply_order_does_not_depend_on_input_order() -> None:
         assert order_for_apply(shuffled) == expected
 
 
-# --- resource_name, crd_kinds, render_toolkit ------------------------------------------------
+# --- resource_name, render_toolkit ------------------------------------------------
 
 
 def test_resource_names_are_namespace_slash_name_or_name() -> None:
@@ -488,21 +499,13 @@ def test_resource_names_survive_a_flux_upgrade() -> None:
     assert names(old) == names(new)
 
 
-def test_crd_kinds_lists_served_kinds() -> None:
+def test_the_default_toolkit_serves_what_the_sync_and_the_gitops_tree_declare() -> None:
     rendered = render_toolkit(fixture_text("v2.9.4"), DEFAULT_COMPONENTS, NAMESPACE)
-    kinds = crd_kinds(rendered)
+    kinds = served_kinds(rendered)
     assert ("source.toolkit.fluxcd.io", "GitRepository") in kinds
     assert ("kustomize.toolkit.fluxcd.io", "Kustomization") in kinds
     assert ("helm.toolkit.fluxcd.io", "HelmRelease") in kinds
     assert ("image.toolkit.fluxcd.io", "ImagePolicy") not in kinds
-
-
-def test_crd_kinds_ignores_versions_no_longer_served() -> None:
-    name = "kustomizations.kustomize.toolkit.fluxcd.io"
-    crd = copy.deepcopy(find(PARSED["v2.9.4"], "CustomResourceDefinition", name))
-    for version in crd["spec"]["versions"]:
-        version["served"] = False
-    assert crd_kinds([crd]) == frozenset()
 
 
 def test_render_toolkit_produces_ordered_relocated_objects() -> None:

@@ -1,15 +1,16 @@
 """Resources declared by their Pulumi type token, with inputs named as in the provider's schema.
 
-Why not the SDKs' typed classes for these: a typed class from `pulumi_aws.ec2` whose inputs or
-outputs nest (RouteTable, NatGateway, LaunchTemplate) and any typed Kubernetes class load their
-whole SDK package when imported: all 185 modules of `pulumi_aws.ec2`, the 1.3 MB
-`pulumi_kubernetes.core.v1._inputs`. That was about 1.3 s of every preview, update and plan,
-spent on classes the program never uses (docs/performance.md). Declaring by token registers exactly what
-the typed class would: the same type, the same inputs.
+Why not the SDKs' typed classes: a typed class whose inputs or outputs nest loads its whole SDK
+package on import. For this program that was all 185 modules of `pulumi_aws.ec2` (RouteTable,
+NatGateway, LaunchTemplate), `pulumi_aws.eks` and `.iam`, and for any Kubernetes kind the 1.3 MB
+`pulumi_kubernetes.core.v1._inputs` and its kin: about 1.3 s of every preview, update and plan,
+spent on classes the program never uses (docs/performance.md). Declared by token, a resource
+registers exactly what its typed class would: the same type, the same inputs. Providers, the TLS
+key and the GitHub resources keep their typed classes; importing their packages loads them anyway.
 
 What keeps the names honest: tests/test_schema_resources.py checks every input of every resource
-declared here, in every stack, against the typed SDK class for its token, and checks that the typed
-class registers the same type and inputs.
+declared here, in every stack, against the typed SDK class for its token, and checks that the
+typed class registers the same type and inputs.
 """
 
 from __future__ import annotations
@@ -91,7 +92,7 @@ def opaque_secret(
     string_data: pulumi.Output[Any],
     opts: pulumi.ResourceOptions,
 ) -> SchemaResource:
-    """An Opaque Secret whose data stays secret in the outputs too, as the SDK's Secret class keeps it."""
+    """An Opaque Secret whose data stays secret in its outputs too, as the SDK's Secret class has it."""
     return kubernetes_object(
         name,
         {

@@ -16,7 +16,7 @@ import inspect
 import re
 import sys
 import typing
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import pulumi
@@ -26,7 +26,7 @@ from pulumi.runtime import mocks as pulumi_mocks
 
 from components.schema_resources import SchemaResource, aws_type_token, kubernetes_type_token
 from tests.conftest import STACKS, repo_plan
-from tools.mocks import RecordedResource, RecordingMocks, redact
+from tools.mocks import RecordedResource, RecordingMocks, redact, whole_numbers
 
 # Custom resources the SDKs have no class for; the gitops schema checks cover them (tools/gitops).
 FLUX_GROUP_SUFFIX = ".toolkit.fluxcd.io"
@@ -162,10 +162,23 @@ class _TypedTwinMocks(pulumi.runtime.Mocks):
         return {}
 
 
-def typed_registration(resource: RecordedResource) -> tuple[str, Any]:
+def run_under_twin_mocks(declare: Callable[[], pulumi.Output[Any]]) -> _TypedTwinMocks:
+    """Runs `declare` as a Pulumi program of its own, in a fresh context, until its output and
+    every registration are done."""
+    mocks = _TypedTwinMocks()
+
+    def run() -> None:
+        pulumi.runtime.set_mocks(mocks, preview=False)
+        pulumi.runtime.test(declare)()
+
+    contextvars.Context().run(run)
+    return mocks
+
+
+def typed_registration(type_token: str, name: str, inputs: Mapping[str, Any]) -> tuple[str, Any]:
     """What the SDK's typed class registers for the same (plain) inputs, under a mock engine of its
     own; secrets, which the typed class marks itself, redacted."""
-    resource_class = sdk_resource_class(resource.type)
+    resource_class = sdk_resource_class(type_token)
     assert resource_class is not None
     schema_to_python = {
         schema: python
@@ -173,35 +186,20 @@ def typed_registration(resource: RecordedResource) -> tuple[str, Any]:
             sdk_args_class(resource_class)
         ).items()
     }
-    inputs = dict(resource.plain_inputs)
-    if resource.type.startswith("kubernetes:"):
-        # A typed Kubernetes class fixes these itself.
-        del inputs["apiVersion"], inputs["kind"]
-    arguments = {schema_to_python[key]: value for key, value in inputs.items()}
-    mocks = _TypedTwinMocks()
-
-    def register() -> None:
-        pulumi.runtime.set_mocks(mocks, preview=False)
-
-        @pulumi.runtime.test
-        def declare() -> pulumi.Output[str]:
-            return resource_class(resource.name, **arguments).urn
-
-        declare()
-
-    contextvars.Context().run(register)
-    [(type_token, registered)] = mocks.registered
-    return type_token, _comparable(redact(registered))
+    # A typed Kubernetes class sets apiVersion and kind itself.
+    fixed = ("apiVersion", "kind") if type_token.startswith("kubernetes:") else ()
+    arguments = {schema_to_python[key]: value for key, value in inputs.items() if key not in fixed}
+    mocks = run_under_twin_mocks(lambda: resource_class(name, **arguments).urn)
+    [(registered_type, registered)] = mocks.registered
+    return registered_type, whole_numbers(redact(registered))
 
 
-def _comparable(value: Any) -> Any:
-    """The engine carries numbers as doubles, and a null property is an absent one to a provider."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
+def _without_nulls(value: Any) -> Any:
+    """A null property is an absent one to a provider."""
     if isinstance(value, dict):
-        return {key: _comparable(item) for key, item in value.items() if item is not None}
+        return {key: _without_nulls(item) for key, item in value.items() if item is not None}
     if isinstance(value, list):
-        return [_comparable(item) for item in value]
+        return [_without_nulls(item) for item in value]
     return value
 
 
@@ -246,9 +244,12 @@ def test_the_typed_class_registers_the_same_type_and_inputs(stack: str) -> None:
         if sdk_resource_class(resource.type) is None:
             continue
         # Redacted on both sides: what either side marks secret must be secret on the other too.
-        assert typed_registration(resource) == (
+        registered_type, registered = typed_registration(
+            resource.type, resource.name, resource.plain_inputs
+        )
+        assert (registered_type, _without_nulls(registered)) == (
             resource.type,
-            _comparable(resource.redacted_inputs),
+            _without_nulls(resource.redacted_inputs),
         ), resource.type_and_name
 
 
@@ -318,25 +319,9 @@ def test_kubernetes_tokens_are_those_the_typed_classes_register(
     api_version: str, kind: str
 ) -> None:
     token = kubernetes_type_token(api_version, kind)
-    resource = RecordedResource(
-        urn="",
-        type=token,
-        name="object",
-        parent=None,
-        custom=True,
-        inputs={"apiVersion": api_version, "kind": kind, "metadata": {"name": "object"}},
-        dependencies=[],
-        property_dependencies={},
-        protect=False,
-        delete_before_replace=False,
-        retain_on_delete=False,
-        provider=None,
-        ignore_changes=[],
-        replace_on_changes=[],
-        custom_timeouts={},
-        deleted_with=None,
+    registered_type, registered_inputs = typed_registration(
+        token, "object", {"apiVersion": api_version, "kind": kind, "metadata": {"name": "object"}}
     )
-    registered_type, registered_inputs = typed_registration(resource)
     assert registered_type == token
     assert (registered_inputs["apiVersion"], registered_inputs["kind"]) == (api_version, kind)
 
@@ -344,20 +329,14 @@ def test_kubernetes_tokens_are_those_the_typed_classes_register(
 def test_only_inputs_and_declared_outputs_can_be_read() -> None:
     read: list[Any] = []
 
-    def run() -> None:
-        pulumi.runtime.set_mocks(_TypedTwinMocks(), preview=False)
+    def declare() -> pulumi.Output[Any]:
+        vpc = SchemaResource(
+            aws_type_token("ec2", "Vpc"), "vpc", {"cidrBlock": "10.0.0.0/16"}, outputs=["arn"]
+        )
+        with pytest.raises(AttributeError, match=r"aws:ec2/vpc:Vpc has no .* 'arnn'"):
+            vpc.output("arnn")
+        return pulumi.Output.all(vpc.output("cidrBlock"), vpc.output("arn")).apply(read.extend)
 
-        @pulumi.runtime.test
-        def declare() -> pulumi.Output[Any]:
-            vpc = SchemaResource(
-                aws_type_token("ec2", "Vpc"), "vpc", {"cidrBlock": "10.0.0.0/16"}, outputs=["arn"]
-            )
-            with pytest.raises(AttributeError, match=r"aws:ec2/vpc:Vpc has no .* 'arnn'"):
-                vpc.output("arnn")
-            return pulumi.Output.all(vpc.output("cidrBlock"), vpc.output("arn")).apply(read.extend)
-
-        declare()
-
-    contextvars.Context().run(run)
+    run_under_twin_mocks(declare)
     # The twin mocks answer with no outputs: an input reads back as declared, an output as None.
     assert read == ["10.0.0.0/16", None]

@@ -478,19 +478,19 @@ def type_and_name(urn: str) -> str:
     return f"{qualified_type.split('$')[-1]}::{name}"
 
 
-def _integral(value: Any) -> Any:
+def whole_numbers(value: Any) -> Any:
     # protobuf Structs carry every number as a double; 40.0 was 40 in the program.
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, dict):
-        return {k: _integral(v) for k, v in value.items()}
+        return {k: whole_numbers(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_integral(v) for v in value]
+        return [whole_numbers(v) for v in value]
     return value
 
 
 def _from_struct(struct: Any) -> Any:
-    return _integral(json_format.MessageToDict(struct, preserving_proto_field_name=True))
+    return whole_numbers(json_format.MessageToDict(struct, preserving_proto_field_name=True))
 
 
 def redact(value: Any) -> Any:

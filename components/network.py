@@ -5,6 +5,7 @@ EC2 resources are declared by type token (components/schema_resources.py says wh
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,14 +94,19 @@ class Network(pulumi.ComponentResource):
         cluster = args.cluster_name
 
         def ec2(
-            resource: str, resource_name: str, inputs: dict[str, Any], **options: Any
+            resource: str,
+            resource_name: str,
+            inputs: dict[str, Any],
+            depends_on: Sequence[pulumi.Resource] = (),
         ) -> SchemaResource:
             return aws_resource(
                 "ec2",
                 resource,
                 resource_name,
                 inputs,
-                pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(**options)),
+                pulumi.ResourceOptions.merge(
+                    opts, pulumi.ResourceOptions(depends_on=list(depends_on))
+                ),
             )
 
         vpc = ec2(

@@ -526,6 +526,8 @@ class RecordedResource:
     custom_timeouts: dict[str, str]
     deleted_with: str | None
     additional_secret_outputs: list[str] = field(default_factory=list)
+    aliases: list[str] = field(default_factory=list)
+    """Earlier URNs of this resource, which the engine treats as the same resource."""
 
     @property
     def redacted_inputs(self) -> Any:
@@ -581,9 +583,21 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     else {},
                     deleted_with=request.deletedWith or None,
                     additional_secret_outputs=sorted(request.additionalSecretOutputs),
+                    aliases=sorted(self._alias_urns(request)),
                 )
             )
         return response
+
+    def _alias_urns(self, request: Any) -> list[str]:
+        urns = list(request.aliasURNs)
+        for alias in request.aliases:
+            if alias.WhichOneof("alias") == "urn":
+                urns.append(alias.urn)
+                continue
+            spec = alias.spec
+            parent = "" if spec.noParent else (spec.parentUrn or request.parent)
+            urns.append(self.make_urn(parent, spec.type or request.type, spec.name or request.name))
+        return urns
 
     def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
         if request.urn.split("::")[-2] == "pulumi:pulumi:Stack":

@@ -95,6 +95,7 @@ def _resource_entry(resource: RecordedResource) -> dict[str, Any]:
         "customTimeouts": resource.custom_timeouts,
         "deletedWith": type_and_name(resource.deleted_with) if resource.deleted_with else None,
         "additionalSecretOutputs": resource.additional_secret_outputs,
+        "aliases": resource.aliases,
     }
 
 

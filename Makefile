@@ -42,7 +42,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff format --check .
 
 typecheck: $(VENV)/.installed
-	$(VENV)/bin/mypy components tools
+	$(VENV)/bin/mypy
 
 validate: $(VENV)/.installed
 	$(PY) -m tools.validate

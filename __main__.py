@@ -4,7 +4,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_github as github
 
-from components import config, policy
+import guardrails
 from components.app_credentials import SUMOLOGIC_SECRET, AppCredentials, AppCredentialsArgs
 from components.cluster import Cluster, ClusterArgs
 from components.deploy_key import DeployKey, DeployKeyArgs, deploy_key_title
@@ -12,10 +12,11 @@ from components.network import Network, NetworkArgs
 from components.repository import Repository, RepositoryArgs
 from components.sync import Sync, SyncArgs
 from components.toolkit import Toolkit, ToolkitArgs, obtain_manifest
+from settings.load import load as load_settings
 
-loaded = config.load()
+loaded = load_settings()
 settings = loaded.settings
-policy.enforce(settings)
+guardrails.enforce(settings)
 namespace = settings.toolkit.namespace
 
 aws_provider = aws.Provider(

@@ -12,10 +12,10 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 from pulumi_aws.iam.get_session_context import get_session_context
 
-from components.config import ClusterConfig
 from components.network import Network
 from components.outputs import secret
 from components.schema_resources import SchemaResource, aws_resource
+from settings.model import ClusterConfig
 
 # Exactly the AWS managed policies EKS documents for each role; nothing broader.
 CLUSTER_ROLE_POLICIES = ("arn:aws:iam::aws:policy/AmazonEKSClusterPolicy",)

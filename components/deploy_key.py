@@ -17,9 +17,9 @@ import pulumi_github as github
 import pulumi_kubernetes as k8s
 import pulumi_tls as tls
 
-from components.config import DeployKeyConfig, GitHubConfig
 from components.outputs import secret
 from components.schema_resources import SchemaResource, opaque_secret
+from settings.model import DeployKeyConfig, GitHubConfig
 
 # tls.PrivateKey arguments per configured algorithm. ECDSA P-384 is what `flux bootstrap` generates.
 KEY_ALGORITHMS: dict[str, dict[str, str | int]] = {

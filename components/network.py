@@ -12,8 +12,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.config import NetworkConfig
 from components.schema_resources import SchemaResource, aws_resource
+from settings.model import NetworkConfig
 
 # Private subnets get the first half of the VPC, public ones the second; each half is cut into eight
 # equal blocks so that up to six zones fit and a zone can be added without renumbering the others.

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_github as github
 
-from components.config import GitHubConfig
+from settings.model import GitHubConfig
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.config import GitHubConfig, SyncConfig
 from components.schema_resources import SchemaResource, kubernetes_object
+from settings.model import GitHubConfig, SyncConfig
 
 GIT_REPOSITORY_API = "source.toolkit.fluxcd.io/v1"
 KUSTOMIZATION_API = "kustomize.toolkit.fluxcd.io/v1"

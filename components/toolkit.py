@@ -12,16 +12,16 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.config import ToolkitConfig
-from components.flux_manifests import render_toolkit, resource_name
-from components.flux_release import (
+from components.schema_resources import SchemaResource, kubernetes_object
+from flux.install import render_toolkit, resource_name
+from flux.release import (
     InstallManifest,
     ManifestChecksumError,
     ManifestUnavailable,
     load_install_manifest,
     release_url,
 )
-from components.schema_resources import SchemaResource, kubernetes_object
+from settings.model import ToolkitConfig
 
 KubeObject = dict[str, Any]
 

@@ -13,14 +13,14 @@ from typing import Any
 import pytest
 import yaml
 
+from settings.model import ENVIRONMENTS
 from tools.mocks import RecordedResource
+from tools.paths import PROGRAM_PATHS, REPO_ROOT
 from tools.plan import Plan, plan_stack
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 FLUX_FIXTURES = REPO_ROOT / "tests" / "fixtures" / "flux"
 FLUX_V294 = FLUX_FIXTURES / "install-v2.9.4.yaml"
 FLUX_V285 = FLUX_FIXTURES / "install-v2.8.5.yaml"
-STACKS = ("dev", "qa", "prod")
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -61,16 +61,18 @@ def stack_document(stack: str) -> dict[str, Any]:
 
 @pytest.fixture
 def project_copy(tmp_path: Path) -> Path:
-    """A copy of the Pulumi project (program, components, stack files) to edit stack files in."""
+    """A copy of the Pulumi project (program, its packages, stack files) to edit stack files in."""
     target = tmp_path / "project"
     target.mkdir()
-    for name in ("__main__.py", "Pulumi.yaml", *(f"Pulumi.{stack}.yaml" for stack in STACKS)):
-        shutil.copy(REPO_ROOT / name, target / name)
-    shutil.copytree(
-        REPO_ROOT / "components",
-        target / "components",
-        ignore=shutil.ignore_patterns("__pycache__"),
-    )
+    for stack in ENVIRONMENTS:
+        shutil.copy(REPO_ROOT / f"Pulumi.{stack}.yaml", target)
+    for name in PROGRAM_PATHS:
+        if (REPO_ROOT / name).is_dir():
+            shutil.copytree(
+                REPO_ROOT / name, target / name, ignore=shutil.ignore_patterns("__pycache__")
+            )
+        else:
+            shutil.copy(REPO_ROOT / name, target / name)
     return target
 
 

@@ -9,13 +9,14 @@ from typing import Any
 
 import yaml
 
-REPOSITORY = Path(__file__).resolve().parents[1]
+from tools.paths import REPO_ROOT
+
 CLUSTERS = Path("gitops/aws/clusters")
 
 
 def copy_tree(destination: Path) -> Path:
     """A repository root at destination holding a copy of the real gitops/ tree."""
-    shutil.copytree(REPOSITORY / "gitops", destination / "gitops")
+    shutil.copytree(REPO_ROOT / "gitops", destination / "gitops")
     return destination
 
 

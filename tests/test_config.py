@@ -8,14 +8,9 @@ from typing import Any
 
 import pytest
 
-from components.config import (
-    ConfigError,
-    StackConfig,
-    format_go_duration,
-    parse_go_duration,
-    parse_stack_config,
-)
-from tests.conftest import STACKS, stack_document
+from settings.model import ConfigError, StackConfig
+from settings.parse import format_go_duration, parse_go_duration, parse_stack_config
+from tests.conftest import ENVIRONMENTS, stack_document
 
 Raw = dict[str, Any]
 
@@ -38,7 +33,7 @@ def minimal() -> Raw:
     }
 
 
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", ENVIRONMENTS)
 def test_every_stack_file_parses(stack: str) -> None:
     settings = parse_stack_config(raw_config(stack), stack)
     assert settings.environment == stack
@@ -47,7 +42,7 @@ def test_every_stack_file_parses(stack: str) -> None:
 
 
 def test_stacks_differ_where_environments_should() -> None:
-    parsed = {stack: parse_stack_config(raw_config(stack), stack) for stack in STACKS}
+    parsed = {stack: parse_stack_config(raw_config(stack), stack) for stack in ENVIRONMENTS}
     assert parsed["prod"].cluster.protect and not parsed["dev"].cluster.protect
     assert parsed["prod"].cluster.nodes.min_size > parsed["dev"].cluster.nodes.min_size
     assert parsed["prod"].sync.branch != parsed["dev"].sync.branch

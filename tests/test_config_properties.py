@@ -23,8 +23,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from components.config import KNOWN_KEYS, PROJECT, ConfigError, StackConfig, parse_stack_config
-from tests.conftest import REPO_ROOT, STACKS, stack_document
+from settings.model import KNOWN_KEYS, PROJECT, ConfigError, StackConfig
+from settings.parse import parse_stack_config
+from tests.conftest import ENVIRONMENTS, REPO_ROOT, stack_document
 
 KeyPath = tuple[str, ...]
 PREFIX = "config error: "
@@ -76,7 +77,7 @@ def container(config: dict[str, Any], path: KeyPath) -> dict[str, Any]:
 @st.composite
 def broken_configs(draw: st.DrawFn) -> tuple[str, dict[str, Any], list[KeyPath]]:
     """(stack, config, the key paths changed) after one to three random changes."""
-    stack = draw(st.sampled_from(STACKS))
+    stack = draw(st.sampled_from(ENVIRONMENTS))
     config = stack_document(stack)["config"]
     changed: list[KeyPath] = []
     for _ in range(draw(st.integers(1, 3))):
@@ -176,7 +177,7 @@ def test_the_check_fails_on_parsers_that_misbehave() -> None:
     assert not related(("aws:region",), ("eks-gitops:environment",))
 
 
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", ENVIRONMENTS)
 def test_the_real_stack_files_are_accepted(stack: str) -> None:
     assert isinstance(outcome(stack, stack_document(stack)["config"]), StackConfig)
 

@@ -14,9 +14,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-from components.config import DEPLOY_KEY_ALGORITHMS
 from components.deploy_key import KEY_ALGORITHMS, deploy_key_title, known_hosts
-from tests.conftest import STACKS, repo_plan, ssh_secret
+from settings.model import DEPLOY_KEY_ALGORITHMS
+from tests.conftest import ENVIRONMENTS, repo_plan, ssh_secret
 from tools.mocks import GITHUB_SSH_KEYS, SECRET_MARK, RecordedResource, tls_private_key_outputs
 from tools.plan import Plan
 
@@ -170,7 +170,7 @@ def test_mock_keys_differ_per_resource_name() -> None:
 # The SSH Secret as planned
 
 
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", ENVIRONMENTS)
 def test_secret_values_are_pulumi_secrets(stack: str) -> None:
     secret = ssh_secret(repo_plan(stack))
 
@@ -178,7 +178,7 @@ def test_secret_values_are_pulumi_secrets(stack: str) -> None:
     assert set(secret.plain_inputs["stringData"]) == {"identity", "identity.pub", "known_hosts"}
 
 
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", ENVIRONMENTS)
 def test_secret_identity_is_the_private_half_of_the_deploy_key(stack: str) -> None:
     plan = repo_plan(stack)
     string_data = ssh_secret(plan).plain_inputs["stringData"]

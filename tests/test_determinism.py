@@ -12,7 +12,7 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
-from tests.conftest import FLUX_V294, REPO_ROOT, STACKS
+from tests.conftest import ENVIRONMENTS, FLUX_V294, REPO_ROOT
 from tools.plan import command as offline_plan_command
 
 SEEDS = ("1", "4242")
@@ -54,10 +54,10 @@ def differing_files(first: Path, second: Path) -> list[str]:
 def test_plans_are_identical_under_different_hash_seeds(tmp_path: Path) -> None:
     outs = [tmp_path / f"seed-{seed}" for seed in SEEDS]
     for seed, out in zip(SEEDS, outs, strict=True):
-        run_plans(REPO_ROOT, out, seed, STACKS)
+        run_plans(REPO_ROOT, out, seed, ENVIRONMENTS)
     expected = {
         f"{stack}/{name}"
-        for stack in STACKS
+        for stack in ENVIRONMENTS
         for name in ("resources.json", "manifests.yaml", "outputs.json")
     }
     assert set(plan_files(outs[0])) == expected

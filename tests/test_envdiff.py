@@ -40,7 +40,7 @@ def test_manifest_diff_shows_versions_and_dev_only_release(
 ) -> None:
     set_pin(root / CLUSTERS / "dev/versions.env", "prometheus_operator_version", "999.1.0")
     qa = env_file((root / CLUSTERS / "qa/versions.env").read_text())
-    monkeypatch.setattr(envdiff, "REPOSITORY_ROOT", fake_project(tmp_path / "p", FAKE_PLAN))
+    monkeypatch.setattr(envdiff, "REPO_ROOT", fake_project(tmp_path / "p", FAKE_PLAN))
     assert envdiff.main(["--from", "dev", "--to", "qa", "--root", str(root)]) == 0
     out = capsys.readouterr().out
     assert "--- dev/manifests" in out and "+++ qa/manifests" in out
@@ -58,7 +58,7 @@ def test_manifest_diff_shows_versions_and_dev_only_release(
 def test_missing_plan_tool_is_reported_and_manifests_still_diffed(
     root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(envdiff, "REPOSITORY_ROOT", fake_project(tmp_path / "p", None))
+    monkeypatch.setattr(envdiff, "REPO_ROOT", fake_project(tmp_path / "p", None))
     assert envdiff.main(["--from", "qa", "--to", "prod", "--root", str(root)]) == 1
     captured = capsys.readouterr()
     assert "+    branch: production\n" in captured.out
@@ -70,7 +70,7 @@ def test_failing_plan_tool_is_reported(
     root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     failing = "import sys\nsys.exit('no stack file for this stack')\n"
-    monkeypatch.setattr(envdiff, "REPOSITORY_ROOT", fake_project(tmp_path / "p", failing))
+    monkeypatch.setattr(envdiff, "REPO_ROOT", fake_project(tmp_path / "p", failing))
     assert envdiff.main(["--from", "dev", "--to", "qa", "--root", str(root)]) == 1
     err = capsys.readouterr().err
     assert "offline plan of stack dev failed (exit 1: no stack file for this stack)" in err

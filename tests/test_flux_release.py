@@ -1,4 +1,4 @@
-"""Behaviour of components/flux_release.py: file, cache, download, checksums, offline errors."""
+"""Behaviour of flux/release.py: file, cache, download, checksums, offline errors."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from components.flux_release import (
+from flux.release import (
     DEFAULT_BASE_URL,
     ManifestChecksumError,
     ManifestUnavailable,

@@ -10,24 +10,23 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.gitops_support import CLUSTERS, REPOSITORY, env_file
-from tools.gitops.cluster import Cluster, expand_cluster
+from settings.model import ENVIRONMENTS
+from tests.gitops_support import CLUSTERS, env_file
+from tools.gitops.cluster_tree import ClusterTree, expand_cluster
 from tools.gitops.kustomize import Builder
+from tools.paths import REPO_ROOT
 from tools.validate import validate
-
-ENVIRONMENTS = ("dev", "qa", "prod")
 
 
 @pytest.fixture(scope="module")
-def clusters() -> dict[str, Cluster]:
+def clusters() -> dict[str, ClusterTree]:
     builder = Builder()
     return {
-        env: expand_cluster(REPOSITORY, REPOSITORY / CLUSTERS / env, builder)
-        for env in ENVIRONMENTS
+        env: expand_cluster(REPO_ROOT, REPO_ROOT / CLUSTERS / env, builder) for env in ENVIRONMENTS
     }
 
 
-def helm_releases(cluster: Cluster) -> dict[str, dict[str, Any]]:
+def helm_releases(cluster: ClusterTree) -> dict[str, dict[str, Any]]:
     return {m.name: dict(m.body) for m in cluster.manifests.values() if m.kind == "HelmRelease"}
 
 
@@ -38,7 +37,7 @@ def chart_version(release: dict[str, Any]) -> Any:
 def test_real_tree_validates_from_the_command_line() -> None:
     completed = subprocess.run(
         [sys.executable, "-m", "tools.validate"],
-        cwd=REPOSITORY,
+        cwd=REPO_ROOT,
         capture_output=True,
         text=True,
         check=False,
@@ -50,14 +49,14 @@ def test_real_tree_validates_from_the_command_line() -> None:
 
 
 def test_real_tree_has_no_problems() -> None:
-    report = validate(REPOSITORY)
+    report = validate(REPO_ROOT)
     assert report.problems == ()
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_cluster_path_builds_with_kubectl(env: str) -> None:
     built = subprocess.run(
-        ["kubectl", "kustomize", str(REPOSITORY / CLUSTERS / env)],
+        ["kubectl", "kustomize", str(REPO_ROOT / CLUSTERS / env)],
         capture_output=True,
         text=True,
         check=True,
@@ -65,7 +64,7 @@ def test_cluster_path_builds_with_kubectl(env: str) -> None:
     documents = [doc for doc in yaml.safe_load_all(built) if doc]
     config_maps = [d for d in documents if d["kind"] == "ConfigMap"]
     assert [c["metadata"]["name"] for c in config_maps] == ["chart-versions"]
-    pins = env_file((REPOSITORY / CLUSTERS / env / "versions.env").read_text())
+    pins = env_file((REPO_ROOT / CLUSTERS / env / "versions.env").read_text())
     assert config_maps[0]["data"] == pins
     assert config_maps[0]["metadata"]["namespace"] == "gitops-system"
     # The generated record is not synced by Flux.
@@ -74,9 +73,9 @@ def test_cluster_path_builds_with_kubectl(env: str) -> None:
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_cluster_runs_both_releases_at_its_own_pinned_versions(
-    env: str, clusters: dict[str, Cluster]
+    env: str, clusters: dict[str, ClusterTree]
 ) -> None:
-    pins = env_file((REPOSITORY / CLUSTERS / env / "versions.env").read_text())
+    pins = env_file((REPO_ROOT / CLUSTERS / env / "versions.env").read_text())
     releases = helm_releases(clusters[env])
     assert chart_version(releases["prometheus-operator"]) == pins["prometheus_operator_version"]
     assert chart_version(releases["sumologic"]) == pins["sumologic_version"]
@@ -85,11 +84,11 @@ def test_cluster_runs_both_releases_at_its_own_pinned_versions(
         assert release["metadata"]["namespace"] == "gitops-system"
 
 
-def test_only_dev_runs_the_extra_ingress_controller(clusters: dict[str, Cluster]) -> None:
+def test_only_dev_runs_the_extra_ingress_controller(clusters: dict[str, ClusterTree]) -> None:
     dev = helm_releases(clusters["dev"])
     assert (
         chart_version(dev["traefik"])
-        == env_file((REPOSITORY / CLUSTERS / "dev" / "versions.env").read_text())["traefik_version"]
+        == env_file((REPO_ROOT / CLUSTERS / "dev" / "versions.env").read_text())["traefik_version"]
     )
     assert dev["traefik"]["spec"]["targetNamespace"] == "ingress"
     for env in ("qa", "prod"):
@@ -98,7 +97,7 @@ def test_only_dev_runs_the_extra_ingress_controller(clusters: dict[str, Cluster]
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_profile_gets_cluster_variables(env: str, clusters: dict[str, Cluster]) -> None:
+def test_profile_gets_cluster_variables(env: str, clusters: dict[str, ClusterTree]) -> None:
     app_cluster = clusters[env].find("Kustomization", "gitops-system", "app-cluster")
     assert app_cluster is not None
     spec = app_cluster.spec
@@ -116,7 +115,7 @@ def test_profile_gets_cluster_variables(env: str, clusters: dict[str, Cluster]) 
 
 
 def test_sumologic_credentials_only_come_from_the_pulumi_secret(
-    clusters: dict[str, Cluster],
+    clusters: dict[str, ClusterTree],
 ) -> None:
     for cluster in clusters.values():
         spec = helm_releases(cluster)["sumologic"]["spec"]
@@ -138,7 +137,7 @@ def test_sumologic_credentials_only_come_from_the_pulumi_secret(
         assert "accessId" not in values and "accessKey" not in values
 
 
-def test_helm_repositories_are_current_sources(clusters: dict[str, Cluster]) -> None:
+def test_helm_repositories_are_current_sources(clusters: dict[str, ClusterTree]) -> None:
     urls = {
         m.name: m.spec["url"]
         for m in clusters["dev"].manifests.values()
@@ -153,7 +152,7 @@ def test_helm_repositories_are_current_sources(clusters: dict[str, Cluster]) -> 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_generated_record_matches_the_cluster(env: str) -> None:
-    record = REPOSITORY / CLUSTERS / env / "gitops-system"
+    record = REPO_ROOT / CLUSTERS / env / "gitops-system"
     lock = yaml.safe_load((record / "toolkit.lock.yaml").read_text())
     assert lock["stack"] == env
     assert lock["flux"]["namespace"] == "gitops-system"
@@ -162,7 +161,7 @@ def test_generated_record_matches_the_cluster(env: str) -> None:
     expected_branch = "production" if env == "prod" else "main"
     assert sync["GitRepository"]["spec"]["ref"] == {"branch": expected_branch}
     cluster_kustomization = yaml.safe_load(
-        (REPOSITORY / CLUSTERS / env / "kustomization.yaml").read_text()
+        (REPO_ROOT / CLUSTERS / env / "kustomization.yaml").read_text()
     )
     assert not any("gitops-system" in entry for entry in cluster_kustomization["resources"])
 
@@ -175,7 +174,7 @@ CREDENTIAL_PATTERNS = (
 
 
 def test_no_credential_looking_text_under_gitops() -> None:
-    for path in (REPOSITORY / "gitops").rglob("*"):
+    for path in (REPO_ROOT / "gitops").rglob("*"):
         if path.is_file():
             text = path.read_text()
             for pattern in CREDENTIAL_PATTERNS:

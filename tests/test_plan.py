@@ -15,7 +15,7 @@ import yaml
 
 from components.cluster import CLUSTER_ROLE_POLICIES, NODE_ROLE_POLICIES, render_kubeconfig
 from components.network import plan_subnets
-from tests.conftest import FLUX_V294, REPO_ROOT, STACKS, repo_plan
+from tests.conftest import ENVIRONMENTS, FLUX_V294, REPO_ROOT, repo_plan
 from tools.plan import write_plan
 
 REQUIRED_TYPES = {
@@ -44,7 +44,7 @@ def one(items: list[dict[str, Any]], type_token: str) -> dict[str, Any]:
     return matches[0]
 
 
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", ENVIRONMENTS)
 def test_plan_declares_the_cluster_and_its_parts(stack: str, tmp_path: Path) -> None:
     items = entries(stack, tmp_path)
     assert {item["type"] for item in items} >= REQUIRED_TYPES

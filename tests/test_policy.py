@@ -17,8 +17,7 @@ from google.protobuf import struct_pb2
 from pulumi.runtime._callbacks import _CallbackServicer
 from pulumi.runtime.proto import resource_pb2
 
-from components.config import POLICY_RULES, StackConfig, parse_stack_config
-from components.policy import (
+from guardrails import (
     AWS_PROVIDER_TYPE,
     CLUSTER_TYPE,
     DEPLOY_KEY_TYPE,
@@ -32,10 +31,12 @@ from components.policy import (
     Violation,
     check_config,
     check_resources,
-    declared_from_graph,
     unneeded_relaxations,
 )
-from tests.conftest import FLUX_V294, REPO_ROOT, STACKS, repo_plan, stack_document
+from offline.guardrails import declared_from_graph
+from settings.model import POLICY_RULES, StackConfig
+from settings.parse import parse_stack_config
+from tests.conftest import ENVIRONMENTS, FLUX_V294, REPO_ROOT, repo_plan, stack_document
 from tools.mocks import RecordedResource
 from tools.plan import Plan, PlanError, plan_stack
 
@@ -137,7 +138,7 @@ def rules_of(violations: Sequence[Violation]) -> list[str]:
 # --- settings -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", ENVIRONMENTS)
 def test_every_stack_file_keeps_its_guardrails(stack: str) -> None:
     assert check_config(settings_of(stack)) == []
 
@@ -233,7 +234,7 @@ def test_dev_without_its_relaxations_breaks_exactly_what_it_relaxes() -> None:
 
 RELAXATIONS = [
     (stack, rule)
-    for stack in STACKS
+    for stack in ENVIRONMENTS
     for rule in _config(stack_document(stack)).get("eks-gitops:policy", {}).get("relax", [])
 ]
 
@@ -251,7 +252,7 @@ def test_every_relaxation_in_a_stack_file_is_needed(stack: str, rule: str) -> No
     assert f"or list {rule} in eks-gitops:policy.relax" in violations[0].fix
 
 
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", ENVIRONMENTS)
 def test_stack_files_relax_nothing_they_keep(stack: str) -> None:
     assert unneeded_relaxations(settings_of(stack)) == ()
 
@@ -368,7 +369,7 @@ def test_own_tags_overriding_a_required_tag() -> None:
 # --- the recorded graph of real plans ------------------------------------------------------------
 
 
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", ENVIRONMENTS)
 def test_recorded_plans_keep_every_resource_guardrail(stack: str) -> None:
     resources = declared_from_graph(repo_plan(stack).run.resources)
     assert check_resources(settings_of(stack), resources) == []

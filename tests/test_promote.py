@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.gitops_support import CLUSTERS, copy_tree, env_file, set_pin, snapshot
-from tools.gitops.cluster import expand_cluster
+from tools.gitops.cluster_tree import expand_cluster
 from tools.gitops.kustomize import Builder
 from tools.gitops.versions import plan_promotion, with_pins
 from tools.promote import main

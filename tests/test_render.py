@@ -8,18 +8,18 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import REPO_ROOT, STACKS, repo_plan
+from tests.conftest import ENVIRONMENTS, REPO_ROOT, repo_plan
 from tools.render import LOCK_FILE, SYNC_FILE, render_record
 
 
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", ENVIRONMENTS)
 def test_committed_record_matches_the_plan(stack: str) -> None:
     for relative, content in render_record(repo_plan(stack, flux_manifests=None)).items():
         on_disk = (REPO_ROOT / relative).read_text()
         assert on_disk == content, f"{relative} is stale: run `make render`"
 
 
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", ENVIRONMENTS)
 def test_record_is_never_synced_by_flux(stack: str) -> None:
     cluster = REPO_ROOT / "gitops" / "aws" / "clusters" / stack
     resources = yaml.safe_load((cluster / "kustomization.yaml").read_text())["resources"]

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import STACKS, repo_plan
+from tests.conftest import ENVIRONMENTS, repo_plan
 from tests.graph_support import Graph, UpdateSteps, graph_of, update_steps
 from tools.plan import Plan
 
@@ -56,7 +56,7 @@ def rotated(plan_edited: Callable[..., Plan]) -> Callable[[str], tuple[Graph, Gr
     return run
 
 
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", ENVIRONMENTS)
 def test_rotation_creates_the_new_key_updates_the_secret_then_deletes_the_old_key(
     stack: str, rotated: Callable[[str], tuple[Graph, Graph]]
 ) -> None:

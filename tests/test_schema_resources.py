@@ -25,7 +25,7 @@ from pulumi import _types as sdk_types
 from pulumi.runtime import mocks as pulumi_mocks
 
 from components.schema_resources import SchemaResource, aws_type_token, kubernetes_type_token
-from tests.conftest import STACKS, repo_plan
+from tests.conftest import ENVIRONMENTS, repo_plan
 from tools.mocks import RecordedResource, RecordingMocks, redact, whole_numbers
 
 # Custom resources the SDKs have no class for; the gitops schema checks cover them (tools/gitops).
@@ -203,7 +203,7 @@ def _without_nulls(value: Any) -> Any:
     return value
 
 
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", ENVIRONMENTS)
 def test_every_token_is_an_sdk_class_or_a_flux_kind(stack: str) -> None:
     without_class = {
         resource.type
@@ -217,7 +217,7 @@ def test_every_token_is_an_sdk_class_or_a_flux_kind(stack: str) -> None:
     assert all(FLUX_GROUP_SUFFIX in token for token in without_class)
 
 
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", ENVIRONMENTS)
 def test_each_names_its_provider(stack: str) -> None:
     # A typed class pins the SDK's plugin version for a default provider; a token has none to pin,
     # so every one of them goes through one of the program's explicit providers.
@@ -225,7 +225,7 @@ def test_each_names_its_provider(stack: str) -> None:
     assert without_provider == []
 
 
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", ENVIRONMENTS)
 def test_inputs_fit_the_sdk_schema(stack: str) -> None:
     problems = [
         f"{resource.type_and_name}: {problem}"
@@ -238,7 +238,7 @@ def test_inputs_fit_the_sdk_schema(stack: str) -> None:
     assert problems == []
 
 
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", ENVIRONMENTS)
 def test_the_typed_class_registers_the_same_type_and_inputs(stack: str) -> None:
     for resource in declared_by_token(stack):
         if sdk_resource_class(resource.type) is None:
@@ -253,7 +253,7 @@ def test_the_typed_class_registers_the_same_type_and_inputs(stack: str) -> None:
         ), resource.type_and_name
 
 
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", ENVIRONMENTS)
 def test_mock_outputs_are_properties_of_the_typed_class(stack: str) -> None:
     mocks = RecordingMocks("eu-west-1", stack)
     for resource in declared_by_token(stack):

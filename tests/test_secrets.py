@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import FLUX_V294, STACKS
+from tests.conftest import ENVIRONMENTS, FLUX_V294
 from tests.graph_support import graph_of
 from tools.mocks import SECRET_MARK, tls_private_key_outputs
 from tools.plan import Plan, PlanError, plan_stack, write_plan
@@ -132,7 +132,7 @@ def planned(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], tuple[P
     return get
 
 
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", ENVIRONMENTS)
 def test_no_secret_reaches_the_plan_files_or_logs(
     stack: str, planned: Callable[[str], tuple[Plan, Path]]
 ) -> None:
@@ -144,7 +144,7 @@ def test_no_secret_reaches_the_plan_files_or_logs(
     assert set(credentials.inputs["stringData"].values()) == set(sumologic_secrets(stack).values())
 
 
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", ENVIRONMENTS)
 def test_credentials_and_cluster_access_are_marked_secret(
     stack: str, planned: Callable[[str], tuple[Plan, Path]]
 ) -> None:

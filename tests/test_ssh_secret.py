@@ -21,8 +21,8 @@ from typing import Any
 
 import pytest
 
-from components.config import DEPLOY_KEY_ALGORITHMS
-from tests.conftest import STACKS, repo_plan, ssh_secret
+from settings.model import DEPLOY_KEY_ALGORITHMS
+from tests.conftest import ENVIRONMENTS, repo_plan, ssh_secret
 from tools.mocks import RecordedResource
 from tools.plan import Plan
 
@@ -215,7 +215,7 @@ def serve_repository_from(
     return edit
 
 
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", ENVIRONMENTS)
 def test_repository_stacks_register_a_read_only_deploy_key(stack: str) -> None:
     key = deploy_key(repo_plan(stack)).plain_inputs
     assert key["readOnly"] is True

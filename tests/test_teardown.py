@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import STACKS, repo_plan
+from tests.conftest import ENVIRONMENTS, repo_plan
 from tests.graph_support import Graph, Node, destroy_order, graph_of, must_delete_before
 
 GIT_REPOSITORY = "kubernetes:source.toolkit.fluxcd.io/v1:GitRepository"
@@ -45,7 +45,7 @@ def teardown_violations(graph: Graph) -> list[str]:
     ]
 
 
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", ENVIRONMENTS)
 def test_destroy_order_releases_finalizers_before_their_controllers_and_the_cluster_go(
     stack: str,
 ) -> None:
@@ -56,7 +56,7 @@ def test_destroy_order_releases_finalizers_before_their_controllers_and_the_clus
     assert teardown_violations(graph) == []
 
 
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", ENVIRONMENTS)
 def test_one_concrete_destroy_order_follows_the_rules(stack: str) -> None:
     graph = graph_of(repo_plan(stack))
     order = destroy_order(graph)

@@ -8,9 +8,9 @@ from typing import Any
 import pulumi
 import pytest
 
-from components.config import parse_stack_config
 from components.toolkit import obtain_manifest
-from tests.conftest import FLUX_V285, FLUX_V294, STACKS, repo_plan, stack_document
+from settings.parse import parse_stack_config
+from tests.conftest import ENVIRONMENTS, FLUX_V285, FLUX_V294, repo_plan, stack_document
 from tools.plan import Plan, summary, write_plan
 
 DEFAULT_CONTROLLERS = {
@@ -25,7 +25,7 @@ def objects(plan: Plan, kind: str) -> list[dict[str, Any]]:
     return [obj for obj in plan.manifests() if obj["kind"] == kind]
 
 
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", ENVIRONMENTS)
 def test_every_toolkit_object_lives_in_gitops_system(stack: str, tmp_path: Path) -> None:
     plan = repo_plan(stack)
     target = write_plan(plan, tmp_path)
@@ -36,7 +36,7 @@ def test_every_toolkit_object_lives_in_gitops_system(stack: str, tmp_path: Path)
         assert namespace in (None, "gitops-system"), obj["metadata"]
 
 
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", ENVIRONMENTS)
 def test_exactly_the_chosen_controllers_and_their_crds(stack: str) -> None:
     plan = repo_plan(stack)
     assert {d["metadata"]["name"] for d in objects(plan, "Deployment")} == DEFAULT_CONTROLLERS
@@ -67,7 +67,7 @@ def test_extra_components_are_opt_in(plan_edited: Any) -> None:
     }
 
 
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", ENVIRONMENTS)
 def test_sync_objects_match_bootstrap(stack: str) -> None:
     plan = repo_plan(stack)
     config = stack_document(stack)["config"]
@@ -93,7 +93,7 @@ def test_sync_objects_match_bootstrap(stack: str) -> None:
     assert int(annotations["pulumi.com/timeoutSeconds"]) >= 600
 
 
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", ENVIRONMENTS)
 def test_ssh_secret_and_read_only_deploy_key(stack: str) -> None:
     plan = repo_plan(stack)
     (secret,) = [

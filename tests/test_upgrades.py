@@ -34,8 +34,8 @@ from typing import Any
 
 import pytest
 
-from components.config import SUPPORTED_KUBERNETES_VERSIONS
-from tests.conftest import FLUX_V285, STACKS, repo_plan, stack_document
+from settings.model import SUPPORTED_KUBERNETES_VERSIONS
+from tests.conftest import ENVIRONMENTS, FLUX_V285, repo_plan, stack_document
 from tests.graph_support import Graph, Node, graph_of
 from tools.plan import Plan
 
@@ -119,7 +119,7 @@ def plan_with(plan_edited: Callable[..., Plan]) -> Callable[..., Graph]:
     return run
 
 
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", ENVIRONMENTS)
 def test_kubernetes_version_bump_updates_cluster_and_nodes_in_place(
     stack: str, plan_with: Callable[..., Graph]
 ) -> None:
@@ -135,7 +135,7 @@ def test_kubernetes_version_bump_updates_cluster_and_nodes_in_place(
     assert (cluster.inputs["version"], node_group.inputs["version"]) == (bumped, bumped)
 
 
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", ENVIRONMENTS)
 def test_instance_type_change_replaces_only_the_node_group_and_creates_before_deleting(
     stack: str, plan_with: Callable[..., Graph]
 ) -> None:
@@ -154,7 +154,7 @@ def test_instance_type_change_replaces_only_the_node_group_and_creates_before_de
     assert all(n.inputs == before.nodes[n.urn].inputs for n in dependents)
 
 
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", ENVIRONMENTS)
 def test_flux_upgrade_keeps_every_crd_and_the_namespace(
     stack: str, plan_with: Callable[..., Graph]
 ) -> None:

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import STACKS, repo_plan
+from tests.conftest import ENVIRONMENTS, repo_plan
 
 URN_LISTS = Path(__file__).parent / "fixtures" / "urns"
 
 
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", ENVIRONMENTS)
 def test_every_earlier_urn_is_planned_or_aliased(stack: str) -> None:
     earlier = set((URN_LISTS / f"{stack}.txt").read_text().split())
     plan = repo_plan(stack)
@@ -23,7 +23,7 @@ def test_every_earlier_urn_is_planned_or_aliased(stack: str) -> None:
     assert sorted(earlier - planned - aliased) == []
 
 
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", ENVIRONMENTS)
 def test_the_urn_list_is_of_this_stack(stack: str) -> None:
     # Guards the comparison above against a list that is empty or taken from another stack.
     urns = (URN_LISTS / f"{stack}.txt").read_text().split()

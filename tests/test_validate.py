@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from settings.model import ENVIRONMENTS
 from tests.gitops_support import CLUSTERS, copy_tree, edit, edit_yaml
 from tools.gitops.substitution import substitute, unresolved_variables
 from tools.validate import main
@@ -36,7 +37,7 @@ def test_dangling_source_ref(root: Path, capsys: pytest.CaptureFixture[str]) -> 
     profile = root / "gitops/aws/common/app-clusters/helmrepositories.yaml"
     edit(profile, "  name: sumologic\n", "  name: sumo-logic\n")
     lines = problems(root, capsys)
-    for env in ("dev", "qa", "prod"):
+    for env in ENVIRONMENTS:
         assert has_line(
             lines,
             "gitops/base/sumologic/helmrelease.yaml",

@@ -27,11 +27,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from settings.model import ENVIRONMENTS
+from tools.paths import REPO_ROOT
 from tools.plan import command as offline_plan_command
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 FLUX_MANIFESTS = REPO_ROOT / "tests" / "fixtures" / "flux" / "install-v2.9.4.yaml"
-STACKS = ("dev", "qa", "prod")
 DEFAULT_RUNS = 7
 MIN_RUNS = 5
 # The bar the offline plan has to meet: at most this many floors, on this stack.
@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m tools.bench", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument("--runs", type=int, default=DEFAULT_RUNS, help=f"at least {MIN_RUNS}")
-    parser.add_argument("--stacks", nargs="+", default=list(STACKS), choices=STACKS)
+    parser.add_argument("--stacks", nargs="+", default=list(ENVIRONMENTS), choices=ENVIRONMENTS)
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "build" / "bench")
     args = parser.parse_args(argv)
     if args.runs < MIN_RUNS:

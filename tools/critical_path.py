@@ -22,8 +22,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tools.mocks import RecordedResource, type_and_name
+from tools.mocks import RecordedResource
 from tools.plan import PlanError, plan_stack
+from urns import type_and_name
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,9 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from tools.gitops.cluster import cluster_directory, expand_cluster, render_manifests
+from tools.gitops.cluster_tree import cluster_directory, expand_cluster, render_manifests
 from tools.gitops.kustomize import Builder
-from tools.gitops.model import REPOSITORY_ROOT
+from tools.paths import REPO_ROOT
 
 PLAN_FILES = ("resources.json", "manifests.yaml")
 PLAN_TIMEOUT_SECONDS = 600
@@ -48,7 +48,7 @@ def run_plan(stack: str, out: Path) -> str | None:
     try:
         completed = subprocess.run(
             command,
-            cwd=REPOSITORY_ROOT,
+            cwd=REPO_ROOT,
             capture_output=True,
             text=True,
             timeout=PLAN_TIMEOUT_SECONDS,
@@ -90,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.envdiff", description=__doc__)
     parser.add_argument("--from", dest="source", required=True)
     parser.add_argument("--to", dest="target", required=True)
-    parser.add_argument("--root", type=Path, default=REPOSITORY_ROOT, help="repository root")
+    parser.add_argument("--root", type=Path, default=REPO_ROOT, help="repository root")
     args = parser.parse_args(argv)
     root = args.root.resolve()
     for env in (args.source, args.target):

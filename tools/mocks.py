@@ -40,6 +40,8 @@ from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
 
+from urns import type_and_name
+
 ACCOUNT_ID = "123456789012"
 SECRET_MARK = "[secret]"
 _SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"
@@ -470,12 +472,6 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
 # ---------------------------------------------------------------------------------------------
 # Recording what the program declares.
-
-
-def type_and_name(urn: str) -> str:
-    """`TYPE::NAME` of a URN, the way the plan names resources (the parent chain is left out)."""
-    qualified_type, name = urn.split("::")[2:4]
-    return f"{qualified_type.split('$')[-1]}::{name}"
 
 
 def whole_numbers(value: Any) -> Any:

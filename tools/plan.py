@@ -23,8 +23,10 @@ from typing import Any, NoReturn
 import pulumi
 import yaml
 
-from components import policy
-from components.config import OFFLINE_ENV, PROJECT, SECRET_KEYS, StackConfig, parse_stack_config
+import guardrails
+from offline.guardrails import declared_from_graph
+from settings.model import OFFLINE_ENV, PROJECT, SECRET_KEYS, StackConfig
+from settings.parse import parse_stack_config
 from tools.mocks import (
     SECRET_MARK,
     ProgramRun,
@@ -32,10 +34,10 @@ from tools.mocks import (
     config_from_stack_file,
     redact,
     run_program,
-    type_and_name,
 )
+from tools.paths import REPO_ROOT
+from urns import type_and_name
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 # Stack files never hold credentials in clear; the plan stands in for them with marked placeholders.
 PLACEHOLDER_SECRET = "plan-placeholder"
 TOOLKIT_TYPE = "eks-gitops:toolkit:Toolkit"
@@ -192,7 +194,7 @@ def plan_stack(
     # The mock engine does not call stack transforms, so the per-resource guardrails the real engine
     # applies during the run are checked here, over what the program declared.
     settings = parse_stack_config(document.get("config") or {}, stack)
-    violations = policy.check_resources(settings, policy.declared_from_graph(run.resources))
+    violations = guardrails.check_resources(settings, declared_from_graph(run.resources))
     if violations:
         raise PlanError("\n".join(str(violation) for violation in violations))
     return Plan(stack, settings, run)

@@ -13,9 +13,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from tools.gitops.cluster import cluster_directory
-from tools.gitops.model import REPOSITORY_ROOT
+from tools.gitops.cluster_tree import cluster_directory
 from tools.gitops.versions import VERSIONS_FILENAME, plan_promotion, promotion_refusal
+from tools.paths import REPO_ROOT
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -23,7 +23,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--from", dest="source", required=True)
     parser.add_argument("--to", dest="target", required=True)
     parser.add_argument("--allow-skip", action="store_true", help="allow dev -> prod")
-    parser.add_argument("--root", type=Path, default=REPOSITORY_ROOT, help="repository root")
+    parser.add_argument("--root", type=Path, default=REPO_ROOT, help="repository root")
     args = parser.parse_args(argv)
 
     refusal = promotion_refusal(args.source, args.target, args.allow_skip)

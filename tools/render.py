@@ -19,9 +19,9 @@ from typing import Any
 
 import yaml
 
+from settings.model import ENVIRONMENTS
 from tools.plan import REPO_ROOT, Plan, PlanError, plan_stack
 
-STACKS = ("dev", "qa", "prod")
 SYNC_FILE = "gotk-sync.yaml"
 LOCK_FILE = "toolkit.lock.yaml"
 # The kinds of program-made objects the gitops tree may reference (secretRef, valuesFrom, sourceRef).
@@ -79,13 +79,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m tools.render", description=__doc__.split("\n\n")[0]
     )
-    parser.add_argument("--stack", action="append", choices=STACKS, help="default: every stack")
+    parser.add_argument(
+        "--stack", action="append", choices=ENVIRONMENTS, help="default: every stack"
+    )
     parser.add_argument(
         "--check", action="store_true", help="compare with the files on disk, write nothing"
     )
     args = parser.parse_args(argv)
     stale = []
-    for stack in args.stack or STACKS:
+    for stack in args.stack or ENVIRONMENTS:
         try:
             files = render_record(plan_stack(stack))
         except PlanError as error:

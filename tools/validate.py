@@ -25,7 +25,7 @@ from tools.gitops.checks import (
     check_references,
     check_schema,
 )
-from tools.gitops.cluster import Cluster, expand_clusters
+from tools.gitops.cluster_tree import ClusterTree, expand_clusters
 from tools.gitops.kustomize import (
     Builder,
     OriginIndex,
@@ -33,7 +33,8 @@ from tools.gitops.kustomize import (
     kustomization_file,
     source_files,
 )
-from tools.gitops.model import FLUX_KINDS, REPOSITORY_ROOT, Manifest, Problem
+from tools.gitops.model import FLUX_KINDS, Manifest, Problem
+from tools.paths import REPO_ROOT
 
 EVERY_CONTROLLER = frozenset(kind.controller for kind in FLUX_KINDS.values())
 
@@ -54,7 +55,7 @@ def check_manifest(manifest: Manifest, served_controllers: frozenset[str]) -> li
     ]
 
 
-def check_cluster(cluster: Cluster) -> list[Problem]:
+def check_cluster(cluster: ClusterTree) -> list[Problem]:
     served = cluster.lock.components if cluster.lock else frozenset()
     problems = list(cluster.problems)
     for manifest in cluster.manifests.values():
@@ -73,7 +74,7 @@ def check_builds(directories: Iterable[Path], builder: Builder) -> list[Problem]
     return problems
 
 
-def reached_directories(clusters: Iterable[Cluster]) -> set[Path]:
+def reached_directories(clusters: Iterable[ClusterTree]) -> set[Path]:
     """Kustomization directories that some cluster's build reads."""
     reached: set[Path] = set()
     for cluster in clusters:
@@ -107,7 +108,7 @@ def check_files(tree: Path) -> list[Problem]:
     return problems
 
 
-def summarize(cluster: Cluster) -> str:
+def summarize(cluster: ClusterTree) -> str:
     releases = sorted(
         f"{m.name} {((m.spec.get('chart') or {}).get('spec') or {}).get('version', '?')}"
         for m in cluster.manifests.values()
@@ -140,7 +141,7 @@ def validate(root: Path, builder: Builder | None = None) -> Report:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.validate", description=__doc__)
-    parser.add_argument("--root", type=Path, default=REPOSITORY_ROOT, help="repository root")
+    parser.add_argument("--root", type=Path, default=REPO_ROOT, help="repository root")
     args = parser.parse_args(argv)
     root = args.root.resolve()
     report = validate(root)

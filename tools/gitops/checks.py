@@ -13,7 +13,7 @@ from typing import Any
 from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 from jsonschema.exceptions import ValidationError  # type: ignore[import-untyped]
 
-from tools.gitops.cluster import Cluster
+from tools.gitops.cluster_tree import ClusterTree
 from tools.gitops.model import FLUX_KINDS, Manifest, Problem, api_group, is_flux
 
 SCHEMA_PATH = Path(__file__).with_name("schemas") / "flux.schema.json"
@@ -217,7 +217,7 @@ def _missing_values_key(reference: Reference, target: Manifest) -> bool:
     return reference.values_key not in data
 
 
-def check_references(manifest: Manifest, cluster: Cluster) -> list[Problem]:
+def check_references(manifest: Manifest, cluster: ClusterTree) -> list[Problem]:
     problems: list[Problem] = []
     for reference in references(manifest):
         target = cluster.find(reference.kind, reference.namespace, reference.name)

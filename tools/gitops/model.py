@@ -10,8 +10,6 @@ from typing import Any
 
 from tools.gitops.kustomize import OriginIndex
 
-REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
-ENVIRONMENTS = ("dev", "qa", "prod")
 CLUSTERS_PATH = Path("gitops/aws/clusters")
 RECORD_DIRNAME = "gitops-system"
 

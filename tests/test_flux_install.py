@@ -1,4 +1,4 @@
-"""Behaviour of components/flux_manifests.py against the hand-written install.yaml fixtures."""
+"""Behaviour of flux/install.py against the hand-written install.yaml fixtures."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import yaml
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from components.flux_manifests import (
+from flux.install import (
     DEFAULT_COMPONENTS,
     EXTRA_COMPONENTS,
     INSTANCE_LABEL,

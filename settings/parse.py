@@ -1,57 +1,41 @@
-"""Stack configuration: read once, parsed into frozen dataclasses, validated before anything is declared.
-
-`parse_stack_config` is pure (raw values in, `StackConfig` out) so every rule is testable without the
-Pulumi engine. `load` is the only place in the project that touches `pulumi.Config`.
-"""
+"""Parse and validate raw stack settings (keys as in the stack file, values JSON-decoded) into
+`settings.model.StackConfig`. Pure: every rule is testable without the Pulumi engine, and every
+error is one `ConfigError` naming the key."""
 
 from __future__ import annotations
 
 import ipaddress
-import json
-import os
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from fractions import Fraction
-from pathlib import Path
 from typing import Final, TypeVar
 
-import pulumi
-
-from components.flux_manifests import DEFAULT_COMPONENTS, KNOWN_COMPONENTS, REQUIRED_COMPONENTS
-from components.flux_release import default_cache_dir
-
-PROJECT: Final = "eks-gitops"
-ENVIRONMENTS: Final = ("dev", "qa", "prod")
-
-# EKS versions in standard or extended support on 2026-11-25 (the EKS "Kubernetes version lifecycle"
-# page): 1.34-1.36 standard, 1.32-1.33 extended. 1.31 leaves extended support on 2026-11-26.
-SUPPORTED_KUBERNETES_VERSIONS: Final = ("1.32", "1.33", "1.34", "1.35", "1.36")
-
-CONTROL_PLANE_LOG_TYPES: Final = ("api", "audit", "authenticator", "controllerManager", "scheduler")
-DEPLOY_KEY_ALGORITHMS: Final = ("ecdsa-p384", "ecdsa-p256", "ed25519", "rsa-4096")
-CAPACITY_TYPES: Final = ("ON_DEMAND", "SPOT")
-AMI_TYPES: Final = (
-    "AL2023_x86_64_STANDARD",
-    "AL2023_ARM_64_STANDARD",
-    "BOTTLEROCKET_x86_64",
-    "BOTTLEROCKET_ARM_64",
+from flux.install import DEFAULT_COMPONENTS, KNOWN_COMPONENTS, REQUIRED_COMPONENTS
+from settings.model import (
+    AMI_TYPES,
+    CAPACITY_TYPES,
+    CONTROL_PLANE_LOG_TYPES,
+    DEPLOY_KEY_ALGORITHMS,
+    ENVIRONMENTS,
+    KNOWN_KEYS,
+    MISSING,
+    POLICY_RULES,
+    PROD_WAIVABLE_RULES,
+    PROJECT,
+    SUPPORTED_KUBERNETES_VERSIONS,
+    ClusterConfig,
+    ConfigError,
+    DeployKeyConfig,
+    ExistingNetwork,
+    GitHubConfig,
+    Missing,
+    NetworkConfig,
+    NodeGroupConfig,
+    PolicyConfig,
+    StackConfig,
+    SyncConfig,
+    ToolkitConfig,
 )
-
-# Guardrail ids (components/policy.py); a non-prod stack may relax some of them by name.
-POLICY_RULES: Final = (
-    "protect-stateful",
-    "multi-az",
-    "min-nodes",
-    "restricted-endpoint",
-    "audit-logging",
-    "imds-hop-limit",
-    "read-only-deploy-key",
-    "required-tags",
-)
-
-# The one rule production may waive, and only by listing it: write access for image automation.
-PROD_WAIVABLE_RULES: Final = ("read-only-deploy-key",)
 
 _REGION = re.compile(
     r"^[a-z]{2}(-gov|-iso[a-z]?)?-(north|south|east|west|central|northeast|southeast|northwest|southwest)-\d$"
@@ -89,155 +73,6 @@ _DURATION_NANOS = {
 }
 
 
-class ConfigError(pulumi.RunError):
-    """A stack setting is missing or wrong. `pulumi.RunError` makes Pulumi print the message alone,
-    without a traceback; the message names the key, the value and what is expected."""
-
-    def __init__(self, key: str, value: object, expected: str) -> None:
-        self.key = key
-        shown = "(missing)" if value is _MISSING else json.dumps(value, default=str)
-        super().__init__(f"config error: {key} = {shown}: expected {expected}")
-
-
-class _Missing:
-    def __repr__(self) -> str:
-        return "(missing)"
-
-
-_MISSING: Final = _Missing()
-
-
-@dataclass(frozen=True)
-class ExistingNetwork:
-    vpc_id: str
-    private_subnet_ids: tuple[str, ...]
-    public_subnet_ids: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class NetworkConfig:
-    vpc_cidr: str
-    availability_zones: int
-    single_nat_gateway: bool
-    existing: ExistingNetwork | None
-
-
-@dataclass(frozen=True)
-class NodeGroupConfig:
-    instance_types: tuple[str, ...]
-    min_size: int
-    desired_size: int
-    max_size: int
-    disk_size_gib: int
-    capacity_type: str
-    ami_type: str
-    metadata_hop_limit: int
-
-
-@dataclass(frozen=True)
-class ClusterConfig:
-    name: str
-    kubernetes_version: str
-    endpoint_public_access: bool
-    public_access_cidrs: tuple[str, ...]
-    log_types: tuple[str, ...]
-    protect: bool
-    admin_role_arns: tuple[str, ...]
-    nodes: NodeGroupConfig
-
-
-@dataclass(frozen=True)
-class GitHubConfig:
-    owner: str
-    repository: str
-    host: str
-    create_repository: bool
-    visibility: str
-    known_hosts: tuple[str, ...]
-    ssh_host: str
-    ssh_port: int
-
-    @property
-    def api_url(self) -> str | None:
-        """GitHub Enterprise Server's REST API; None lets the provider use api.github.com."""
-        return None if self.host == "github.com" else f"https://{self.host}/api/v3/"
-
-    @property
-    def ssh_authority(self) -> str:
-        """The SSH server in a URL: `host`, or `host:port` off port 22."""
-        return self.ssh_host if self.ssh_port == 22 else f"{self.ssh_host}:{self.ssh_port}"
-
-    @property
-    def known_hosts_name(self) -> str:
-        """The SSH server as known_hosts names it: `host`, or `[host]:port` off port 22."""
-        return self.ssh_host if self.ssh_port == 22 else f"[{self.ssh_host}]:{self.ssh_port}"
-
-
-@dataclass(frozen=True)
-class ToolkitConfig:
-    namespace: str
-    version: str
-    components: tuple[str, ...]
-    manifests_file: str | None
-    manifests_sha256: str | None
-
-
-@dataclass(frozen=True)
-class DeployKeyConfig:
-    algorithm: str
-    read_write: bool
-    generation: int
-
-
-@dataclass(frozen=True)
-class SyncConfig:
-    branch: str
-    path: str
-    interval: str
-    kustomization_interval: str
-    ready_timeout_seconds: int
-
-
-@dataclass(frozen=True)
-class PolicyConfig:
-    relax: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class StackConfig:
-    stack: str
-    environment: str
-    region: str
-    network: NetworkConfig
-    cluster: ClusterConfig
-    github: GitHubConfig
-    toolkit: ToolkitConfig
-    deploy_key: DeployKeyConfig
-    sync: SyncConfig
-    policy: PolicyConfig
-    tags: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def is_production(self) -> bool:
-        return self.environment == "prod"
-
-
-# Secret stack settings: set with `pulumi config set --secret`, never written in a stack file in clear.
-SECRET_KEYS: Final = ("sumologicAccessId", "sumologicAccessKey")
-
-# Every top-level key the program understands; anything else under the project namespace is a typo.
-KNOWN_KEYS: Final = (
-    "environment",
-    "network",
-    "cluster",
-    "github",
-    "toolkit",
-    "deployKey",
-    "sync",
-    "policy",
-    *SECRET_KEYS,
-)
-
 T = TypeVar("T")
 
 
@@ -246,7 +81,7 @@ class _Section:
     the full key path and every unknown field is reported."""
 
     def __init__(self, key: str, raw: object) -> None:
-        if raw is _MISSING or raw is None:
+        if raw is MISSING or raw is None:
             raw = {}
         if not isinstance(raw, Mapping):
             raise ConfigError(key, raw, "an object")
@@ -257,21 +92,21 @@ class _Section:
     def path(self, name: str) -> str:
         return f"{self.key}.{name}"
 
-    def value(self, name: str, kind: type[T], default: T | _Missing = _MISSING) -> T:
+    def value(self, name: str, kind: type[T], default: T | Missing = MISSING) -> T:
         self.read.add(name)
-        value = self.raw.get(name, _MISSING)
-        if value is _MISSING or value is None:
-            if isinstance(default, _Missing):
-                raise ConfigError(self.path(name), _MISSING, f"a {_type_name(kind)} (required)")
+        value = self.raw.get(name, MISSING)
+        if value is MISSING or value is None:
+            if isinstance(default, Missing):
+                raise ConfigError(self.path(name), MISSING, f"a {_type_name(kind)} (required)")
             return default
         # bool is an int subclass: `minSize: true` must not pass as 1.
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             raise ConfigError(self.path(name), value, f"a {_type_name(kind)}")
         return value
 
-    def strings(self, name: str, default: Sequence[str] | _Missing = _MISSING) -> tuple[str, ...]:
+    def strings(self, name: str, default: Sequence[str] | Missing = MISSING) -> tuple[str, ...]:
         values = self.value(
-            name, list, list(default) if not isinstance(default, _Missing) else _MISSING
+            name, list, list(default) if not isinstance(default, Missing) else MISSING
         )
         for item in values:
             if not isinstance(item, str) or not item:
@@ -280,7 +115,7 @@ class _Section:
 
     def section(self, name: str) -> _Section:
         self.read.add(name)
-        return _Section(self.path(name), self.raw.get(name, _MISSING))
+        return _Section(self.path(name), self.raw.get(name, MISSING))
 
     def finish(self) -> None:
         unknown = sorted(set(self.raw) - self.read)
@@ -712,7 +547,7 @@ def parse_stack_config(raw: Mapping[str, object], stack: str) -> StackConfig:
             )
 
     def get(key: str) -> object:
-        return raw.get(prefix + key, _MISSING)
+        return raw.get(prefix + key, MISSING)
 
     if "github:token" in raw:
         raise ConfigError(
@@ -720,7 +555,7 @@ def parse_stack_config(raw: Mapping[str, object], stack: str) -> StackConfig:
             "[redacted]",
             "no token in a stack file: export GITHUB_TOKEN in the environment",
         )
-    region = raw.get("aws:region", _MISSING)
+    region = raw.get("aws:region", MISSING)
     _check(
         isinstance(region, str) and bool(_REGION.match(region)),
         "aws:region",
@@ -754,80 +589,4 @@ def parse_stack_config(raw: Mapping[str, object], stack: str) -> StackConfig:
         sync=_parse_sync(_Section(f"{prefix}sync", get("sync")), environment),
         policy=_parse_policy(_Section(f"{prefix}policy", get("policy")), environment),
         tags={"project": PROJECT, "stack": stack, "environment": environment},
-    )
-
-
-@dataclass(frozen=True)
-class SecretSettings:
-    """Credentials from secret stack config, kept as Pulumi secrets end to end."""
-
-    sumologic_access_id: pulumi.Output[str]
-    sumologic_access_key: pulumi.Output[str]
-
-
-@dataclass(frozen=True)
-class RuntimeOptions:
-    """How this run may fetch things: the offline plan sets EKS_GITOPS_OFFLINE so the program never
-    touches the network, and says so instead of failing where a download would be needed."""
-
-    offline: bool
-    flux_cache_dir: Path
-
-
-OFFLINE_ENV: Final = "EKS_GITOPS_OFFLINE"
-
-
-@dataclass(frozen=True)
-class LoadedConfig:
-    settings: StackConfig
-    secrets: SecretSettings
-    runtime: RuntimeOptions
-
-
-def _decode(value: object) -> object:
-    # Pulumi hands object values to the program as JSON text and scalars as plain strings.
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    return value
-
-
-def _all_config() -> dict[str, object]:
-    # pulumi.Config reads one known key at a time; to report a misspelt key we need the whole set,
-    # which the SDK keeps in the engine-provided environment and in its runtime config map.
-    from pulumi.runtime import config as runtime_config
-
-    merged: dict[str, object] = dict(runtime_config.get_config_env())
-    merged.update(runtime_config.CONFIG.get())
-    # Older engines spell keys `project:config:name`; the program only knows `project:name`.
-    return {key.replace(":config:", ":", 1): value for key, value in merged.items()}
-
-
-def load() -> LoadedConfig:
-    """Read and validate the current stack's settings; raises ConfigError before anything is declared."""
-    everything = _all_config()
-    secret_keys = set(SECRET_KEYS)
-    raw = {
-        key: _decode(value)
-        for key, value in everything.items()
-        if key.split(":", 1)[-1] not in secret_keys
-    }
-    settings = parse_stack_config(raw, pulumi.get_stack())
-    project_config = pulumi.Config(PROJECT)
-    secrets = {}
-    for key in SECRET_KEYS:
-        value = project_config.get_secret(key)
-        if value is None:
-            raise ConfigError(
-                f"{PROJECT}:{key}", _MISSING, f"a secret: pulumi config set --secret {key} VALUE"
-            )
-        secrets[key] = value
-    return LoadedConfig(
-        settings,
-        SecretSettings(secrets["sumologicAccessId"], secrets["sumologicAccessKey"]),
-        RuntimeOptions(
-            offline=os.environ.get(OFFLINE_ENV) == "1", flux_cache_dir=default_cache_dir()
-        ),
     )

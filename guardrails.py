@@ -20,12 +20,13 @@ import ipaddress
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 import pulumi
 from pulumi.runtime.rpc import unwrap_rpc_secret
 
-from components.config import POLICY_RULES, PROD_WAIVABLE_RULES, PROJECT, StackConfig
+from settings.model import POLICY_RULES, PROD_WAIVABLE_RULES, PROJECT, StackConfig
+from urns import type_and_name
 
 RELAX_KEY: Final = f"{PROJECT}:policy.relax"
 MIN_NODES: Final = 2
@@ -399,41 +400,6 @@ def check_resources(
     )
 
 
-class RecordedGraphResource(Protocol):
-    """What the offline plan's recording (tools.mocks.RecordedResource) offers."""
-
-    @property
-    def type(self) -> str: ...
-    @property
-    def name(self) -> str: ...
-    @property
-    def protect(self) -> bool: ...
-    @property
-    def provider(self) -> str | None:
-        """`TYPE::NAME` of the provider resource."""
-
-    @property
-    def plain_inputs(self) -> Any: ...
-
-
-def declared_from_graph(resources: Sequence[RecordedGraphResource]) -> list[DeclaredResource]:
-    tags_by_provider = {
-        f"{resource.type}::{resource.name}": default_tags(resource.plain_inputs)
-        for resource in resources
-        if resource.type == AWS_PROVIDER_TYPE
-    }
-    return [
-        DeclaredResource(
-            type=resource.type,
-            name=resource.name,
-            protect=resource.protect,
-            inputs=resource.plain_inputs,
-            provider_default_tags=tags_by_provider.get(resource.provider or ""),
-        )
-        for resource in resources
-    ]
-
-
 def _plain(value: Any) -> Any:
     value = unwrap_rpc_secret(value)
     if isinstance(value, Mapping):
@@ -441,12 +407,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list):
         return [_plain(item) for item in value]
     return value
-
-
-def _type_and_name(urn: str) -> str:
-    # urn:pulumi:STACK::PROJECT::PARENT$TYPE::NAME -> TYPE::NAME
-    qualified_type, name = urn.split("::")[2:4]
-    return f"{qualified_type.split('$')[-1]}::{name}"
 
 
 class ResourceGuard:
@@ -469,7 +429,7 @@ class ResourceGuard:
         provider_tags = None
         if args.opts.provider is not None:
             urn = await args.opts.provider.urn.future()
-            provider_tags = self.provider_tags.get(_type_and_name(urn)) if urn else None
+            provider_tags = self.provider_tags.get(type_and_name(urn)) if urn else None
         declared = DeclaredResource(
             args.type_, args.name, bool(args.opts.protect), inputs, provider_tags
         )

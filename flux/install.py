@@ -336,7 +336,7 @@ def _require_no_upstream_namespace(obj: KubeObject, namespace: str) -> None:
             raise FluxManifestError(
                 f"{_describe(obj)}: {path.lstrip('.')} still mentions {UPSTREAM_NAMESPACE} after "
                 f"relocation to {namespace} ({text!r}); this Flux release puts the namespace "
-                "somewhere components/flux_manifests.py does not relocate yet"
+                "somewhere flux/install.py does not relocate yet"
             )
 
 

@@ -17,11 +17,11 @@ from typing import Any
 
 import yaml
 
+from settings.model import ENVIRONMENTS
 from tools.gitops.kustomize import Builder, OriginIndex, kustomization_file, load_documents
 from tools.gitops.model import (
     CLUSTER_SCOPED_KINDS,
     CLUSTERS_PATH,
-    ENVIRONMENTS,
     RECORD_DIRNAME,
     Manifest,
     ObjectKey,
@@ -69,7 +69,10 @@ def cluster_dirs(root: Path) -> list[Path]:
 
 
 @dataclass
-class Cluster:
+class ClusterTree:
+    """What one cluster directory of gitops/ applies, followed through its Flux Kustomizations (not
+    the EKS cluster: that is components.cluster.Cluster)."""
+
     name: str
     directory: Path
     lock: ToolkitLock | None
@@ -133,7 +136,7 @@ def _substitute_from(kustomization: Manifest) -> list[Mapping[str, Any]]:
     return [ref for ref in post_build.get("substituteFrom") or [] if isinstance(ref, Mapping)]
 
 
-def _waiting_for_source(cluster: Cluster, kustomization: Manifest) -> bool:
+def _waiting_for_source(cluster: ClusterTree, kustomization: Manifest) -> bool:
     return any(
         not ref.get("optional")
         and cluster.find(str(ref.get("kind")), kustomization.namespace, str(ref.get("name")))
@@ -142,7 +145,7 @@ def _waiting_for_source(cluster: Cluster, kustomization: Manifest) -> bool:
     )
 
 
-def postbuild_variables(cluster: Cluster, kustomization: Manifest) -> dict[str, str] | None:
+def postbuild_variables(cluster: ClusterTree, kustomization: Manifest) -> dict[str, str] | None:
     """The variables Flux substitutes for this Kustomization, or None when it substitutes nothing.
     Inline `substitute` wins over `substituteFrom`; later substituteFrom entries win over earlier."""
     post_build = kustomization.spec.get("postBuild")
@@ -161,7 +164,7 @@ def kustomization_path(root: Path, kustomization: Manifest) -> Path:
     return (root / str(kustomization.spec.get("path") or "./")).resolve()
 
 
-def _is_this_repository(cluster: Cluster, kustomization: Manifest, bootstrap_url: str) -> bool:
+def _is_this_repository(cluster: ClusterTree, kustomization: Manifest, bootstrap_url: str) -> bool:
     ref = kustomization.spec.get("sourceRef") or {}
     namespace = ref.get("namespace") or kustomization.namespace
     source = cluster.find(str(ref.get("kind")), namespace, str(ref.get("name")))
@@ -169,7 +172,7 @@ def _is_this_repository(cluster: Cluster, kustomization: Manifest, bootstrap_url
 
 
 def _follow(
-    root: Path, cluster: Cluster, kustomization: Manifest, builder: Builder
+    root: Path, cluster: ClusterTree, kustomization: Manifest, builder: Builder
 ) -> list[Manifest]:
     """Build what a Kustomization applies, add it to the cluster, return the Kustomizations in it."""
     directory = kustomization_path(root, kustomization)
@@ -215,19 +218,19 @@ def _follow(
     return found
 
 
-def expand_cluster(root: Path, directory: Path, builder: Builder) -> Cluster:
+def expand_cluster(root: Path, directory: Path, builder: Builder) -> ClusterTree:
     record = directory / RECORD_DIRNAME
     lock_path, sync_path = record / LOCK_FILENAME, record / SYNC_FILENAME
     missing = [path for path in (lock_path, sync_path) if not path.is_file()]
     if missing:
-        cluster = Cluster(directory.name, directory, None)
+        cluster = ClusterTree(directory.name, directory, None)
         cluster.problems.extend(
             Problem(path, "-", "-", "generated record missing; run `make render`")
             for path in missing
         )
         return cluster
     lock = read_lock(lock_path)
-    cluster = Cluster(directory.name, directory, lock)
+    cluster = ClusterTree(directory.name, directory, lock)
     synced = [Manifest(doc, sync_path, SYNC_FILENAME) for doc in load_documents(sync_path)]
     synced_keys = {m.key for m in synced}
     for entry in lock.objects:
@@ -269,7 +272,7 @@ def expand_cluster(root: Path, directory: Path, builder: Builder) -> Cluster:
     return cluster
 
 
-def expand_clusters(root: Path, builder: Builder) -> list[Cluster]:
+def expand_clusters(root: Path, builder: Builder) -> list[ClusterTree]:
     return [expand_cluster(root, directory, builder) for directory in cluster_dirs(root)]
 
 
@@ -277,7 +280,7 @@ def cluster_directory(root: Path, name: str) -> Path:
     return root / CLUSTERS_PATH / name
 
 
-def render_manifests(cluster: Cluster) -> str:
+def render_manifests(cluster: ClusterTree) -> str:
     """Every object of the cluster as YAML, in a stable order, each headed by who applies it."""
     documents = [
         f"# applied by {m.applied_by}\n" + yaml.safe_dump(dict(m.body), sort_keys=True)

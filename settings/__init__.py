@@ -1,0 +1,1 @@
+"""Stack settings: `model` (what components import), `parse` (validation), `load` (pulumi.Config)."""

@@ -1,0 +1,222 @@
+"""The stack settings as the components see them: frozen dataclasses, and the names and limits the
+parser checks them against. Nothing here reads configuration; `settings.parse` builds these from
+raw values and `settings.load` from the running stack."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+import pulumi
+
+PROJECT: Final = "eks-gitops"
+ENVIRONMENTS: Final = ("dev", "qa", "prod")
+
+# EKS versions in standard or extended support on 2026-11-25 (the EKS "Kubernetes version lifecycle"
+# page): 1.34-1.36 standard, 1.32-1.33 extended. 1.31 leaves extended support on 2026-11-26.
+SUPPORTED_KUBERNETES_VERSIONS: Final = ("1.32", "1.33", "1.34", "1.35", "1.36")
+
+CONTROL_PLANE_LOG_TYPES: Final = ("api", "audit", "authenticator", "controllerManager", "scheduler")
+DEPLOY_KEY_ALGORITHMS: Final = ("ecdsa-p384", "ecdsa-p256", "ed25519", "rsa-4096")
+CAPACITY_TYPES: Final = ("ON_DEMAND", "SPOT")
+AMI_TYPES: Final = (
+    "AL2023_x86_64_STANDARD",
+    "AL2023_ARM_64_STANDARD",
+    "BOTTLEROCKET_x86_64",
+    "BOTTLEROCKET_ARM_64",
+)
+
+# Guardrail ids (guardrails.py); a non-prod stack may relax some of them by name.
+POLICY_RULES: Final = (
+    "protect-stateful",
+    "multi-az",
+    "min-nodes",
+    "restricted-endpoint",
+    "audit-logging",
+    "imds-hop-limit",
+    "read-only-deploy-key",
+    "required-tags",
+)
+
+# The one rule production may waive, and only by listing it: write access for image automation.
+PROD_WAIVABLE_RULES: Final = ("read-only-deploy-key",)
+
+
+class ConfigError(pulumi.RunError):
+    """A stack setting is missing or wrong. `pulumi.RunError` makes Pulumi print the message alone,
+    without a traceback; the message names the key, the value and what is expected."""
+
+    def __init__(self, key: str, value: object, expected: str) -> None:
+        self.key = key
+        shown = "(missing)" if value is MISSING else json.dumps(value, default=str)
+        super().__init__(f"config error: {key} = {shown}: expected {expected}")
+
+
+class Missing:
+    def __repr__(self) -> str:
+        return "(missing)"
+
+
+MISSING: Final = Missing()
+
+
+@dataclass(frozen=True)
+class ExistingNetwork:
+    vpc_id: str
+    private_subnet_ids: tuple[str, ...]
+    public_subnet_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    vpc_cidr: str
+    availability_zones: int
+    single_nat_gateway: bool
+    existing: ExistingNetwork | None
+
+
+@dataclass(frozen=True)
+class NodeGroupConfig:
+    instance_types: tuple[str, ...]
+    min_size: int
+    desired_size: int
+    max_size: int
+    disk_size_gib: int
+    capacity_type: str
+    ami_type: str
+    metadata_hop_limit: int
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    name: str
+    kubernetes_version: str
+    endpoint_public_access: bool
+    public_access_cidrs: tuple[str, ...]
+    log_types: tuple[str, ...]
+    protect: bool
+    admin_role_arns: tuple[str, ...]
+    nodes: NodeGroupConfig
+
+
+@dataclass(frozen=True)
+class GitHubConfig:
+    owner: str
+    repository: str
+    host: str
+    create_repository: bool
+    visibility: str
+    known_hosts: tuple[str, ...]
+    ssh_host: str
+    ssh_port: int
+
+    @property
+    def api_url(self) -> str | None:
+        """GitHub Enterprise Server's REST API; None lets the provider use api.github.com."""
+        return None if self.host == "github.com" else f"https://{self.host}/api/v3/"
+
+    @property
+    def ssh_authority(self) -> str:
+        """The SSH server in a URL: `host`, or `host:port` off port 22."""
+        return self.ssh_host if self.ssh_port == 22 else f"{self.ssh_host}:{self.ssh_port}"
+
+    @property
+    def known_hosts_name(self) -> str:
+        """The SSH server as known_hosts names it: `host`, or `[host]:port` off port 22."""
+        return self.ssh_host if self.ssh_port == 22 else f"[{self.ssh_host}]:{self.ssh_port}"
+
+
+@dataclass(frozen=True)
+class ToolkitConfig:
+    namespace: str
+    version: str
+    components: tuple[str, ...]
+    manifests_file: str | None
+    manifests_sha256: str | None
+
+
+@dataclass(frozen=True)
+class DeployKeyConfig:
+    algorithm: str
+    read_write: bool
+    generation: int
+
+
+@dataclass(frozen=True)
+class SyncConfig:
+    branch: str
+    path: str
+    interval: str
+    kustomization_interval: str
+    ready_timeout_seconds: int
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    relax: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    stack: str
+    environment: str
+    region: str
+    network: NetworkConfig
+    cluster: ClusterConfig
+    github: GitHubConfig
+    toolkit: ToolkitConfig
+    deploy_key: DeployKeyConfig
+    sync: SyncConfig
+    policy: PolicyConfig
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "prod"
+
+
+# Secret stack settings: set with `pulumi config set --secret`, never written in a stack file in clear.
+SECRET_KEYS: Final = ("sumologicAccessId", "sumologicAccessKey")
+
+# Every top-level key the program understands; anything else under the project namespace is a typo.
+KNOWN_KEYS: Final = (
+    "environment",
+    "network",
+    "cluster",
+    "github",
+    "toolkit",
+    "deployKey",
+    "sync",
+    "policy",
+    *SECRET_KEYS,
+)
+
+
+@dataclass(frozen=True)
+class SecretSettings:
+    """Credentials from secret stack config, kept as Pulumi secrets end to end."""
+
+    sumologic_access_id: pulumi.Output[str]
+    sumologic_access_key: pulumi.Output[str]
+
+
+@dataclass(frozen=True)
+class RuntimeOptions:
+    """How this run may fetch things: the offline plan sets EKS_GITOPS_OFFLINE so the program never
+    touches the network, and says so instead of failing where a download would be needed."""
+
+    offline: bool
+    flux_cache_dir: Path
+
+
+OFFLINE_ENV: Final = "EKS_GITOPS_OFFLINE"
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    settings: StackConfig
+    secrets: SecretSettings
+    runtime: RuntimeOptions

@@ -1,0 +1,19 @@
+"""Where the repository is, for the commands and tests that read its files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# What `pulumi up` runs: the program, the project file and every package the program imports. A copy
+# of these (with stack files) is a project of its own.
+PROGRAM_PATHS = (
+    "__main__.py",
+    "Pulumi.yaml",
+    "components",
+    "settings",
+    "flux",
+    "guardrails.py",
+    "urns.py",
+)

@@ -1,24 +1,29 @@
-"""The SSH Secret the program declares, tried for real: a throwaway OpenSSH server authorises exactly
+"""The SSH Secret the program declares, tried for real: a throwaway SSH server authorises exactly
 the planned deploy key, and `git clone` over SSH uses nothing but the Secret's `identity` and
 `known_hosts`.
 
-sshd, ssh and git are Debian's openssh-server, openssh-client and git; CI installs them, and a
-missing one fails these tests rather than skipping them.
+The client side is the real OpenSSH `ssh` and `git` (Debian's openssh-client and git). The server is
+asyncssh, pinned in requirements-dev.txt, so no sshd is needed; it runs `git upload-pack` or
+`git receive-pack` for the exec request, as a Git host's sshd does. A missing tool or package fails
+these tests rather than skipping them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import getpass
+import logging
 import os
+import shlex
 import shutil
-import socket
 import subprocess
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+import threading
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import asyncssh
 import pytest
 
 from settings.model import DEPLOY_KEY_ALGORITHMS
@@ -26,14 +31,15 @@ from tests.conftest import ENVIRONMENTS, repo_plan, ssh_secret
 from tools.mocks import RecordedResource
 from tools.plan import Plan
 
-SSHD = Path("/usr/sbin/sshd")
-# sshd started as root drops privileges into this empty directory; Debian's service unit creates it.
-PRIVSEP_DIR = Path("/run/sshd")
 HOST = "127.0.0.1"
 SECRET_TYPE = "kubernetes:core/v1:Secret"
 DEPLOY_KEY_TYPE = "github:index/repositoryDeployKey:RepositoryDeployKey"
 COMMAND_TIMEOUT = 30
 STARTUP_TIMEOUT = 10.0
+GIT_SERVICES = ("git-upload-pack", "git-receive-pack")
+CHUNK = 64 * 1024
+
+T = TypeVar("T")
 
 
 def required_tool(name: str, package: str) -> str:
@@ -53,13 +59,6 @@ def checked(command: list[str], **kwargs: Any) -> str:
     result = run(command, **kwargs)
     assert result.returncode == 0, f"{command} failed: {result.stderr}"
     return result.stdout
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def new_host_key(directory: Path, name: str) -> tuple[Path, str]:
@@ -84,21 +83,6 @@ class GitServer:
         self.authorized_keys.write_text(public_key + "\n")
 
 
-def wait_until_listening(process: subprocess.Popen[bytes], port: int, log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"sshd exited with {process.returncode}: {log.read_text()}")
-        try:
-            with socket.create_connection((HOST, port), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.05)
-    pytest.fail(
-        f"sshd did not listen on {HOST}:{port} within {STARTUP_TIMEOUT}s: {log.read_text()}"
-    )
-
-
 def bare_repository_with_one_commit(directory: Path) -> tuple[Path, str]:
     work = directory / "work"
     checked(["git", "init", "-q", "-b", "main", str(work)])
@@ -112,53 +96,203 @@ def bare_repository_with_one_commit(directory: Path) -> tuple[Path, str]:
     return bare, commit
 
 
+@dataclass
+class _Connections:
+    """Live client connections: closing the listener leaves them open, so teardown closes them."""
+
+    open: set[asyncssh.SSHServerConnection] = field(default_factory=set)
+
+
+class _DeployKeyAuth(asyncssh.SSHServer):
+    """Public-key authentication only, for one user, against the keys in `authorized_keys` as they
+    are when the client asks (the test authorises a key after the server is up)."""
+
+    def __init__(self, user: str, authorized_keys: Path, connections: _Connections) -> None:
+        self._user = user
+        self._authorized_keys = authorized_keys
+        self._connections = connections
+        self._connection: asyncssh.SSHServerConnection | None = None
+
+    def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
+        self._connection = conn
+        self._connections.open.add(conn)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._connection is not None:
+            self._connections.open.discard(self._connection)
+
+    def begin_auth(self, username: str) -> bool:
+        # False would let the client in without any authentication.
+        return True
+
+    def public_key_auth_supported(self) -> bool:
+        return True
+
+    def validate_public_key(self, username: str, key: asyncssh.SSHKey) -> bool:
+        # asyncssh checks the client's signature itself; this only says whether the key may log in.
+        if username != self._user:
+            return False
+        lines = self._authorized_keys.read_text().splitlines()
+        authorized = {
+            asyncssh.import_public_key(line).public_data for line in lines if line.strip()
+        }
+        return key.public_data in authorized
+
+
+async def _copy(read: Callable[[int], Any], write: Callable[[bytes], None], drain: Any) -> None:
+    while data := await read(CHUNK):
+        write(data)
+        await drain()
+
+
+def _git_service(repository: Path, log: logging.Logger) -> Callable[..., Coroutine[Any, Any, None]]:
+    """The exec request of a Git host: `git-upload-pack '<path>'` or `git-receive-pack '<path>'`
+    for the one repository served, run by git with the channel as its stdin, stdout and stderr."""
+
+    async def serve(process: asyncssh.SSHServerProcess[bytes]) -> None:
+        command = process.command or ""
+        log.info("exec %r", command)
+        argv = shlex.split(command)
+        if len(argv) != 2 or argv[0] not in GIT_SERVICES or Path(argv[1]) != repository:
+            process.stderr.write(f"not a git command for {repository}: {command!r}\n".encode())
+            process.exit(128)
+            return
+        environment = dict(os.environ)
+        # OpenSSH sends GIT_PROTOCOL when git asks it to (SendEnv); it selects protocol v2.
+        if "GIT_PROTOCOL" in process.env:
+            environment["GIT_PROTOCOL"] = process.env["GIT_PROTOCOL"]
+        git = await asyncio.create_subprocess_exec(
+            "git",
+            argv[0].removeprefix("git-"),
+            str(repository),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=environment,
+        )
+        assert git.stdin is not None and git.stdout is not None and git.stderr is not None
+
+        async def feed_stdin() -> None:
+            assert git.stdin is not None
+            try:
+                await _copy(process.stdin.read, git.stdin.write, git.stdin.drain)
+                git.stdin.close()
+            except (OSError, asyncssh.Error):
+                # git may finish without reading all of its input, or the client may hang up.
+                pass
+
+        feeding = asyncio.create_task(feed_stdin())
+        try:
+            # Every byte git wrote must be on the channel before the exit status closes it.
+            await asyncio.gather(
+                _copy(git.stdout.read, process.stdout.write, process.stdout.drain),
+                _copy(git.stderr.read, process.stderr.write, process.stderr.drain),
+            )
+            status = await git.wait()
+        finally:
+            feeding.cancel()
+            if git.returncode is None:
+                git.kill()
+                await git.wait()
+        log.info("%s exited with %d", argv[0], status)
+        process.exit(status)
+
+    return serve
+
+
+class _LoopThread:
+    """An asyncio loop of its own on a background thread, so the server answers while the test
+    blocks in subprocess.run."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self.loop.run_forever, name="git-ssh-server", daemon=True
+        )
+        self._thread.start()
+
+    def call(self, awaitable: Awaitable[T], timeout: float = STARTUP_TIMEOUT) -> T:
+        # asyncssh.create_server returns an awaitable that is not a coroutine object.
+        async def wait() -> T:
+            return await awaitable
+
+        return asyncio.run_coroutine_threadsafe(wait(), self.loop).result(timeout)
+
+    def stop(self) -> None:
+        async def cancel_leftovers() -> None:
+            current = asyncio.current_task()
+            leftovers = [task for task in asyncio.all_tasks() if task is not current]
+            for task in leftovers:
+                task.cancel()
+            await asyncio.gather(*leftovers, return_exceptions=True)
+
+        try:
+            self.call(cancel_leftovers())
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(STARTUP_TIMEOUT)
+            if not self._thread.is_alive():
+                self.loop.close()
+
+
 @pytest.fixture
 def git_server(tmp_path: Path) -> Iterator[GitServer]:
-    """sshd on a free loopback port with its own host key, letting in only the key `authorize` wrote,
-    serving one bare repository; killed when the test ends."""
-    if not SSHD.exists():
-        pytest.fail(f"{SSHD} is missing: apt-get install -y openssh-server")
+    """An SSH server on a free loopback port with its own host key, letting in only the key
+    `authorize` wrote, serving one bare repository; stopped when the test ends."""
     required_tool("ssh-keygen", "openssh-client")
     required_tool("git", "git")
-    server_dir = tmp_path / "sshd"
+    server_dir = tmp_path / "ssh-server"
     server_dir.mkdir()
     host_key_file, host_key = new_host_key(server_dir, "host_ed25519")
     authorized_keys = server_dir / "authorized_keys"
     authorized_keys.write_text("")
     repository, commit = bare_repository_with_one_commit(tmp_path / "origin")
-    port = free_port()
-    config = server_dir / "sshd_config"
-    config.write_text(
-        "\n".join(
-            (
-                f"ListenAddress {HOST}",
-                f"Port {port}",
-                f"HostKey {host_key_file}",
-                f"AuthorizedKeysFile {authorized_keys}",
-                f"PidFile {server_dir / 'sshd.pid'}",
-                "PasswordAuthentication no",
-                "KbdInteractiveAuthentication no",
-                # The files live in pytest's temporary directory, not in a home sshd would check.
-                "StrictModes no",
-                "UsePAM no",
-                f"AllowUsers {getpass.getuser()}",
-                "",
+
+    log = server_dir / "server.log"
+    handler = logging.FileHandler(log)
+    handler.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+    server_log = logging.getLogger("tests.git_ssh_server")
+    loggers = (logging.getLogger("asyncssh"), server_log)
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+
+    connections = _Connections()
+    loop = _LoopThread()
+    try:
+        acceptor = loop.call(
+            asyncssh.create_server(
+                lambda: _DeployKeyAuth(getpass.getuser(), authorized_keys, connections),
+                HOST,
+                0,
+                server_host_keys=[str(host_key_file)],
+                process_factory=_git_service(repository, server_log),
+                encoding=None,
+                gss_host=None,
+                allow_scp=False,
+                agent_forwarding=False,
+                x11_forwarding=False,
             )
         )
-    )
-    if os.geteuid() == 0:
-        PRIVSEP_DIR.mkdir(mode=0o755, exist_ok=True)
-    log = server_dir / "sshd.log"
-    with log.open("wb") as log_file:
-        process = subprocess.Popen(
-            [str(SSHD), "-D", "-e", "-f", str(config)], stdout=log_file, stderr=log_file
-        )
-    try:
-        wait_until_listening(process, port, log)
-        yield GitServer(port, host_key, authorized_keys, repository, commit, log)
+
+        async def shut_down() -> None:
+            acceptor.close()
+            await acceptor.wait_closed()
+            for connection in list(connections.open):
+                connection.close()
+                await connection.wait_closed()
+
+        try:
+            yield GitServer(acceptor.get_port(), host_key, authorized_keys, repository, commit, log)
+        finally:
+            loop.call(shut_down(), timeout=COMMAND_TIMEOUT)
     finally:
-        process.kill()
-        process.wait(timeout=COMMAND_TIMEOUT)
+        loop.stop()
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.removeHandler(handler)
+            logger.setLevel(level)
+        handler.close()
 
 
 def secret_data(plan: Plan) -> dict[str, str]:
@@ -239,7 +373,7 @@ def test_secret_clones_over_ssh_with_the_deploy_key(
 
     result = clone(git_server, secret, tmp_path / "client")
 
-    assert result.returncode == 0, f"{result.stderr}\nsshd: {git_server.log.read_text()}"
+    assert result.returncode == 0, f"{result.stderr}\nserver: {git_server.log.read_text()}"
     clone_dir = tmp_path / "client" / "clone"
     assert checked(["git", "-C", str(clone_dir), "rev-parse", "HEAD"]).strip() == git_server.commit
     assert (clone_dir / "README").read_text() == "synced by Flux\n"

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
+from offline.engine import RecordedResource
 from settings.model import ENVIRONMENTS
-from tools.mocks import RecordedResource
 from tools.paths import PROGRAM_PATHS, REPO_ROOT
 from tools.plan import Plan, plan_stack
 

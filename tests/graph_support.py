@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tools.mocks import SECRET_MARK, redact
+from offline.wire import SECRET_MARK, redact
 from tools.plan import Plan
 
 

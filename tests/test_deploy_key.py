@@ -15,9 +15,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from components.deploy_key import KEY_ALGORITHMS, deploy_key_title, known_hosts
+from offline.engine import RecordedResource
+from offline.keys import tls_private_key_outputs
+from offline.outputs import GITHUB_SSH_KEYS
+from offline.wire import SECRET_MARK
 from settings.model import DEPLOY_KEY_ALGORITHMS
 from tests.conftest import ENVIRONMENTS, repo_plan, ssh_secret
-from tools.mocks import GITHUB_SSH_KEYS, SECRET_MARK, RecordedResource, tls_private_key_outputs
 from tools.plan import Plan
 
 SECRET_TYPE = "kubernetes:core/v1:Secret"

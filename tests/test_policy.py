@@ -33,11 +33,11 @@ from guardrails import (
     check_resources,
     unneeded_relaxations,
 )
+from offline.engine import RecordedResource
 from offline.guardrails import declared_from_graph
 from settings.model import POLICY_RULES, StackConfig
 from settings.parse import parse_stack_config
 from tests.conftest import ENVIRONMENTS, FLUX_V294, REPO_ROOT, repo_plan, stack_document
-from tools.mocks import RecordedResource
 from tools.plan import Plan, PlanError, plan_stack
 
 Edit = Callable[[dict[str, Any]], None]

@@ -25,8 +25,10 @@ from pulumi import _types as sdk_types
 from pulumi.runtime import mocks as pulumi_mocks
 
 from components.schema_resources import SchemaResource, aws_type_token, kubernetes_type_token
+from offline.engine import RecordedResource
+from offline.outputs import RecordingMocks
+from offline.wire import redact, whole_numbers
 from tests.conftest import ENVIRONMENTS, repo_plan
-from tools.mocks import RecordedResource, RecordingMocks, redact, whole_numbers
 
 # Custom resources the SDKs have no class for; the gitops schema checks cover them (tools/gitops).
 FLUX_GROUP_SUFFIX = ".toolkit.fluxcd.io"

@@ -19,9 +19,10 @@ from typing import Any
 import pytest
 import yaml
 
+from offline.keys import tls_private_key_outputs
+from offline.wire import SECRET_MARK
 from tests.conftest import ENVIRONMENTS, FLUX_V294
 from tests.graph_support import graph_of
-from tools.mocks import SECRET_MARK, tls_private_key_outputs
 from tools.plan import Plan, PlanError, plan_stack, write_plan
 
 PEM_PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----")

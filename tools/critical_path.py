@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tools.mocks import RecordedResource
+from offline.engine import RecordedResource
 from tools.plan import PlanError, plan_stack
 from urns import type_and_name
 

@@ -24,17 +24,11 @@ import pulumi
 import yaml
 
 import guardrails
+from offline.engine import ProgramRun, RecordedResource, config_from_stack_file, run_program
 from offline.guardrails import declared_from_graph
+from offline.wire import SECRET_MARK, redact
 from settings.model import OFFLINE_ENV, PROJECT, SECRET_KEYS, StackConfig
 from settings.parse import parse_stack_config
-from tools.mocks import (
-    SECRET_MARK,
-    ProgramRun,
-    RecordedResource,
-    config_from_stack_file,
-    redact,
-    run_program,
-)
 from tools.paths import REPO_ROOT
 from urns import type_and_name
 

@@ -1,0 +1,209 @@
+"""The offline engine: runs a Pulumi program file under Pulumi's mock engine and records everything
+the program asked the engine for (type, name, parent, inputs with secrets marked, dependencies,
+options). All use of the SDK's private runtime modules is here. Nothing here knows the program."""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import os
+import runpy
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import settings as pulumi_settings
+from pulumi.runtime.stack import run_in_stack
+from pulumi.runtime.sync_await import _sync_await
+
+from offline.outputs import RecordingMocks
+from offline.wire import from_struct, redact, unwrap
+from urns import type_and_name
+
+
+@dataclass
+class RecordedResource:
+    urn: str
+    type: str
+    name: str
+    parent: str | None
+    custom: bool
+    inputs: dict[str, Any]
+    """As sent to the engine: secrets still wrapped, so `redacted_inputs` and `plain_inputs` agree."""
+    dependencies: list[str]
+    property_dependencies: dict[str, list[str]]
+    protect: bool
+    delete_before_replace: bool
+    retain_on_delete: bool
+    provider: str | None
+    ignore_changes: list[str]
+    replace_on_changes: list[str]
+    custom_timeouts: dict[str, str]
+    deleted_with: str | None
+    additional_secret_outputs: list[str] = field(default_factory=list)
+    aliases: list[str] = field(default_factory=list)
+    """Earlier URNs of this resource, which the engine treats as the same resource."""
+
+    @property
+    def redacted_inputs(self) -> Any:
+        return redact(self.inputs)
+
+    @property
+    def plain_inputs(self) -> Any:
+        return unwrap(self.inputs)
+
+    @property
+    def type_and_name(self) -> str:
+        return f"{self.type}::{self.name}"
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    def __init__(self, mocks: RecordingMocks) -> None:
+        super().__init__(mocks)
+        self.recorded: list[RecordedResource] = []
+        self.stack_outputs: dict[str, Any] = {}
+
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        # The engine leaves the root stack out of its children's qualified types; so do we.
+        if parent and parent.split("::")[2] == "pulumi:pulumi:Stack":
+            parent = ""
+        return super().make_urn(parent, type_, name)
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
+        if request.type != "pulumi:pulumi:Stack":
+            self.recorded.append(
+                RecordedResource(
+                    urn=response.urn,
+                    type=request.type,
+                    name=request.name,
+                    parent=request.parent or None,
+                    custom=bool(request.custom),
+                    inputs=from_struct(request.object),
+                    dependencies=sorted(request.dependencies),
+                    property_dependencies={
+                        key: sorted(deps.urns)
+                        for key, deps in sorted(request.propertyDependencies.items())
+                    },
+                    protect=bool(request.protect),
+                    delete_before_replace=bool(request.deleteBeforeReplace),
+                    retain_on_delete=bool(request.retainOnDelete),
+                    provider=type_and_name(request.provider.rsplit("::", 1)[0])
+                    if request.provider
+                    else None,
+                    ignore_changes=sorted(request.ignoreChanges),
+                    replace_on_changes=sorted(request.replaceOnChanges),
+                    custom_timeouts=from_struct(request.customTimeouts)
+                    if request.HasField("customTimeouts")
+                    else {},
+                    deleted_with=request.deletedWith or None,
+                    additional_secret_outputs=sorted(request.additionalSecretOutputs),
+                    aliases=sorted(self._alias_urns(request)),
+                )
+            )
+        return response
+
+    def _alias_urns(self, request: Any) -> list[str]:
+        urns = list(request.aliasURNs)
+        for alias in request.aliases:
+            if alias.WhichOneof("alias") == "urn":
+                urns.append(alias.urn)
+                continue
+            spec = alias.spec
+            parent = "" if spec.noParent else (spec.parentUrn or request.parent)
+            urns.append(self.make_urn(parent, spec.type or request.type, spec.name or request.name))
+        return urns
+
+    def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        if request.urn.split("::")[-2] == "pulumi:pulumi:Stack":
+            self.stack_outputs = from_struct(request.outputs)
+        return super().RegisterResourceOutputs(request)  # type: ignore[no-untyped-call]
+
+
+@dataclass
+class ProgramRun:
+    stack: str
+    resources: list[RecordedResource]
+    stack_outputs: dict[str, Any]
+    logs: list[str] = field(default_factory=list)
+
+    def of_type(self, type_token: str) -> list[RecordedResource]:
+        return [resource for resource in self.resources if resource.type == type_token]
+
+
+class _LogCollector(logging.Handler):
+    """Keeps what the program logs (info and above; the SDK's own debug chatter is dropped)."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.INFO)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(f"{record.levelname.lower()}: {record.getMessage()}")
+
+
+def config_from_stack_file(document: Mapping[str, Any]) -> dict[str, str]:
+    """Pulumi hands config to the program as strings: objects and lists as JSON."""
+    values = document.get("config") or {}
+    return {
+        key: value if isinstance(value, str) else json.dumps(value) for key, value in values.items()
+    }
+
+
+def run_program(
+    program: Path,
+    *,
+    project: str,
+    stack: str,
+    config: Mapping[str, str],
+    secret_keys: list[str],
+    environment: Mapping[str, str] | None = None,
+) -> ProgramRun:
+    """Run a Pulumi program file under the mock engine and return what it declared.
+
+    Each run gets a fresh context so runs in one process do not share the SDK's ambient state."""
+    region = (
+        json.loads(config["aws:region"])
+        if config.get("aws:region", "").startswith('"')
+        else config.get("aws:region", "us-east-1")
+    )
+    mocks = RecordingMocks(region, stack)
+    monitor = RecordingMonitor(mocks)
+    logs = _LogCollector()
+    logger = logging.Logger(f"eks-gitops.{stack}")
+    logger.addHandler(logs)
+
+    def program_main() -> None:
+        runpy.run_path(str(program), run_name="__main__")
+
+    def execute() -> None:
+        pulumi.runtime.set_all_config(dict(config), secret_keys)
+        pulumi_mocks.set_mocks(
+            mocks, project=project, stack=stack, preview=False, monitor=monitor, logger=logger
+        )
+        # set_mocks opens a root stack of its own; the program gets the one run_in_stack opens,
+        # as under the real language host, so its exports are registered as stack outputs.
+        pulumi_settings.ROOT.set(None)
+        program_dir = str(program.parent)
+        sys.path.insert(0, program_dir)
+        try:
+            _sync_await(run_in_stack(program_main))
+        finally:
+            sys.path.remove(program_dir)
+
+    saved = {key: os.environ.get(key) for key in (environment or {})}
+    os.environ.update(environment or {})
+    try:
+        contextvars.Context().run(execute)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    return ProgramRun(stack, monitor.recorded, monitor.stack_outputs, logs.lines)

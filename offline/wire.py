@@ -1,0 +1,51 @@
+"""Values as the SDK sends them to the engine: secrets wrapped in a signature object, numbers as
+protobuf doubles. The recorder keeps them so; these helpers show them plainly or redacted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from google.protobuf import json_format
+
+SECRET_MARK = "[secret]"
+SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"
+SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e"
+
+
+def unwrap(value: Any) -> Any:
+    if isinstance(value, dict):
+        if value.get(SECRET_SIG_KEY) == SECRET_SIG:
+            return unwrap(value.get("value"))
+        return {k: unwrap(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unwrap(v) for v in value]
+    return value
+
+
+def whole_numbers(value: Any) -> Any:
+    # protobuf Structs carry every number as a double; 40.0 was 40 in the program.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: whole_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [whole_numbers(v) for v in value]
+    return value
+
+
+def from_struct(struct: Any) -> Any:
+    return whole_numbers(json_format.MessageToDict(struct, preserving_proto_field_name=True))
+
+
+def redact(value: Any) -> Any:
+    """Replace every value the engine would treat as secret with the string `[secret]`."""
+    if isinstance(value, dict):
+        if value.get(SECRET_SIG_KEY) == SECRET_SIG:
+            return SECRET_MARK
+        if value.get(SECRET_SIG_KEY) == RESOURCE_SIG:
+            return {"urn": value.get("urn")}
+        return {k: redact(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact(v) for v in value]
+    return value

@@ -5,16 +5,18 @@ provider every Kubernetes resource of the program uses."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_aws as aws
 import pulumi_kubernetes as k8s
+from pulumi_aws import ec2, eks, iam, kms
+from pulumi_aws.get_caller_identity import get_caller_identity
 from pulumi_aws.iam.get_session_context import get_session_context
+from pulumi_aws.provider import Provider
 
 from components.network import Network
 from components.outputs import secret
-from components.schema_resources import SchemaResource, aws_resource
 from settings.model import ClusterConfig
 
 # Exactly the AWS managed policies EKS documents for each role; nothing broader.
@@ -44,6 +46,15 @@ def assume_role_policy(service: str) -> str:
 
 def policy_resource_name(policy_arn: str) -> str:
     return policy_arn.rsplit("/", 1)[-1]
+
+
+def oidc_issuer(identities: Sequence[eks.outputs.ClusterIdentity]) -> str:
+    issuers = [
+        oidc.issuer for identity in identities for oidc in identity.oidcs or () if oidc.issuer
+    ]
+    if not issuers:
+        raise pulumi.RunError("the EKS cluster reports no OIDC issuer")
+    return issuers[0]
 
 
 def render_kubeconfig(cluster_name: str, endpoint: str, certificate_data: str, region: str) -> str:
@@ -93,7 +104,7 @@ class ClusterArgs:
     config: ClusterConfig
     region: str
     network: Network
-    aws_provider: aws.Provider
+    aws_provider: Provider
 
 
 class Cluster(pulumi.ComponentResource):
@@ -103,7 +114,7 @@ class Cluster(pulumi.ComponentResource):
     oidc_provider_arn: pulumi.Output[str]
     node_role_arn: pulumi.Output[str]
     kubernetes_provider: k8s.Provider
-    node_group: SchemaResource
+    node_group: eks.NodeGroup
 
     def __init__(
         self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None
@@ -120,114 +131,92 @@ class Cluster(pulumi.ComponentResource):
         )
         node_role = self._role(f"{name}-node", "ec2.amazonaws.com", NODE_ROLE_POLICIES, opts_aws)
 
-        secrets_key = aws_resource(
-            "kms",
-            "Key",
+        secrets_key = kms.Key(
             f"{name}-secrets",
-            {
-                "description": f"Envelope encryption of Kubernetes secrets in EKS cluster {config.name}",
-                "enableKeyRotation": True,
-                "deletionWindowInDays": 30,
-            },
-            protected,
-            outputs=["arn", "keyId"],
+            description=f"Envelope encryption of Kubernetes secrets in EKS cluster {config.name}",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            opts=protected,
         )
-        aws_resource(
-            "kms",
-            "Alias",
+        kms.Alias(
             f"{name}-secrets",
-            {"name": f"alias/{config.name}-secrets", "targetKeyId": secrets_key.output("keyId")},
-            opts_aws,
+            name=f"alias/{config.name}-secrets",
+            target_key_id=secrets_key.key_id,
+            opts=opts_aws,
         )
 
-        cluster = aws_resource(
-            "eks",
-            "Cluster",
+        cluster = eks.Cluster(
             name,
-            {
-                "name": config.name,
-                "version": config.kubernetes_version,
-                "roleArn": cluster_role.role.output("arn"),
-                "vpcConfig": {
-                    "subnetIds": pulumi.Output.all(
-                        args.network.private_subnet_ids, args.network.public_subnet_ids
-                    ).apply(lambda ids: [*ids[0], *ids[1]]),
-                    "endpointPrivateAccess": True,
-                    "endpointPublicAccess": config.endpoint_public_access,
-                    "publicAccessCidrs": list(config.public_access_cidrs) or None,
-                },
-                "enabledClusterLogTypes": list(config.log_types),
-                "encryptionConfig": {
-                    "provider": {"keyArn": secrets_key.output("arn")},
-                    "resources": ["secrets"],
-                },
-                "accessConfig": {
-                    "authenticationMode": "API",
-                    "bootstrapClusterCreatorAdminPermissions": False,
-                },
-            },
-            pulumi.ResourceOptions.merge(
+            name=config.name,
+            version=config.kubernetes_version,
+            role_arn=cluster_role.role.arn,
+            vpc_config=eks.ClusterVpcConfigArgs(
+                subnet_ids=pulumi.Output.all(
+                    args.network.private_subnet_ids, args.network.public_subnet_ids
+                ).apply(lambda ids: [*ids[0], *ids[1]]),
+                endpoint_private_access=True,
+                endpoint_public_access=config.endpoint_public_access,
+                public_access_cidrs=list(config.public_access_cidrs) or None,
+            ),
+            enabled_cluster_log_types=list(config.log_types),
+            encryption_config=eks.ClusterEncryptionConfigArgs(
+                provider=eks.ClusterEncryptionConfigProviderArgs(key_arn=secrets_key.arn),
+                resources=["secrets"],
+            ),
+            access_config=eks.ClusterAccessConfigArgs(
+                authentication_mode="API",
+                bootstrap_cluster_creator_admin_permissions=False,
+            ),
+            opts=pulumi.ResourceOptions.merge(
                 protected, pulumi.ResourceOptions(depends_on=cluster_role.attachments)
             ),
-            outputs=["endpoint", "certificateAuthority", "identities"],
         )
 
         admin_grants = self._grant_admins(name, config, cluster, opts_aws)
 
-        launch_template = aws_resource(
-            "ec2",
-            "LaunchTemplate",
+        launch_template = ec2.LaunchTemplate(
             f"{name}-nodes",
-            {
-                "description": f"Nodes of EKS cluster {config.name}",
-                "metadataOptions": {
-                    "httpEndpoint": "enabled",
-                    "httpTokens": "required",
-                    "httpPutResponseHopLimit": config.nodes.metadata_hop_limit,
-                },
-                "blockDeviceMappings": [
-                    {
-                        "deviceName": "/dev/xvda",
-                        "ebs": {
-                            "volumeSize": config.nodes.disk_size_gib,
-                            "volumeType": "gp3",
-                            "encrypted": "true",
-                        },
-                    }
-                ],
-                "updateDefaultVersion": True,
-            },
-            opts_aws,
-            outputs=["latestVersion"],
-        )
-        self.node_group = aws_resource(
-            "eks",
-            "NodeGroup",
-            f"{name}-nodes",
-            {
-                "clusterName": cluster.output("name"),
-                "nodeGroupNamePrefix": f"{config.name}-",
-                "nodeRoleArn": node_role.role.output("arn"),
-                "subnetIds": args.network.private_subnet_ids,
-                "version": config.kubernetes_version,
-                "instanceTypes": list(config.nodes.instance_types),
-                "capacityType": config.nodes.capacity_type,
-                "amiType": config.nodes.ami_type,
-                "scalingConfig": {
-                    "minSize": config.nodes.min_size,
-                    "desiredSize": config.nodes.desired_size,
-                    "maxSize": config.nodes.max_size,
-                },
-                "updateConfig": {"maxUnavailable": 1},
-                "launchTemplate": {
-                    "id": launch_template.id,
-                    # The engine hands numbers over as floats; "1.0" is not a template version.
-                    "version": launch_template.output("latestVersion").apply(
-                        lambda version: str(int(version))
+            description=f"Nodes of EKS cluster {config.name}",
+            metadata_options=ec2.LaunchTemplateMetadataOptionsArgs(
+                http_endpoint="enabled",
+                http_tokens="required",
+                http_put_response_hop_limit=config.nodes.metadata_hop_limit,
+            ),
+            block_device_mappings=[
+                ec2.LaunchTemplateBlockDeviceMappingArgs(
+                    device_name="/dev/xvda",
+                    ebs=ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
+                        volume_size=config.nodes.disk_size_gib,
+                        volume_type="gp3",
+                        # The provider's schema has this one as a string.
+                        encrypted="true",
                     ),
-                },
-            },
-            pulumi.ResourceOptions.merge(
+                )
+            ],
+            update_default_version=True,
+            opts=opts_aws,
+        )
+        self.node_group = eks.NodeGroup(
+            f"{name}-nodes",
+            cluster_name=cluster.name,
+            node_group_name_prefix=f"{config.name}-",
+            node_role_arn=node_role.role.arn,
+            subnet_ids=args.network.private_subnet_ids,
+            version=config.kubernetes_version,
+            instance_types=list(config.nodes.instance_types),
+            capacity_type=config.nodes.capacity_type,
+            ami_type=config.nodes.ami_type,
+            scaling_config=eks.NodeGroupScalingConfigArgs(
+                min_size=config.nodes.min_size,
+                desired_size=config.nodes.desired_size,
+                max_size=config.nodes.max_size,
+            ),
+            update_config=eks.NodeGroupUpdateConfigArgs(max_unavailable=1),
+            launch_template=eks.NodeGroupLaunchTemplateArgs(
+                id=launch_template.id,
+                version=launch_template.latest_version.apply(str),
+            ),
+            opts=pulumi.ResourceOptions.merge(
                 protected,
                 pulumi.ResourceOptions(
                     # Nodes in private subnets join the cluster and pull images through the NAT
@@ -239,24 +228,20 @@ class Cluster(pulumi.ComponentResource):
             ),
         )
 
-        issuer = cluster.output("identities").apply(
-            lambda identities: identities[0]["oidcs"][0]["issuer"]
-        )
+        issuer = cluster.identities.apply(oidc_issuer)
         # IAM trusts the EKS issuer's certificate chain itself, so no thumbprint is pinned.
-        oidc = aws_resource(
-            "iam",
-            "OpenIdConnectProvider",
+        oidc = iam.OpenIdConnectProvider(
             f"{name}-oidc",
-            {"url": issuer, "clientIdLists": ["sts.amazonaws.com"]},
-            opts_aws,
-            outputs=["arn"],
+            url=issuer,
+            client_id_lists=["sts.amazonaws.com"],
+            opts=opts_aws,
         )
 
         kubeconfig = secret(
             pulumi.Output.all(
-                cluster.output("name"),
-                cluster.output("endpoint"),
-                cluster.output("certificateAuthority").apply(lambda authority: authority["data"]),
+                cluster.name,
+                cluster.endpoint,
+                cluster.certificate_authority.data,
             ).apply(lambda values: render_kubeconfig(values[0], values[1], values[2], args.region))
         )
         # Kubernetes objects are only applied once someone is allowed into the cluster, and they
@@ -267,11 +252,11 @@ class Cluster(pulumi.ComponentResource):
             delete_unreachable=False,
             opts=pulumi.ResourceOptions(parent=self, depends_on=admin_grants),
         )
-        self.cluster_name = cluster.output("name")
-        self.endpoint = cluster.output("endpoint")
+        self.cluster_name = cluster.name
+        self.endpoint = cluster.endpoint
         self.kubeconfig = kubeconfig
-        self.oidc_provider_arn = oidc.output("arn")
-        self.node_role_arn = node_role.role.output("arn")
+        self.oidc_provider_arn = oidc.arn
+        self.node_role_arn = node_role.role.arn
         self.register_outputs(
             {
                 "clusterName": self.cluster_name,
@@ -285,21 +270,13 @@ class Cluster(pulumi.ComponentResource):
     def _role(
         self, name: str, service: str, policies: tuple[str, ...], opts: pulumi.ResourceOptions
     ) -> _RoleWithPolicies:
-        role = aws_resource(
-            "iam",
-            "Role",
-            name,
-            {"assumeRolePolicy": assume_role_policy(service)},
-            opts,
-            outputs=["arn", "name"],
-        )
+        role = iam.Role(name, assume_role_policy=assume_role_policy(service), opts=opts)
         attachments = [
-            aws_resource(
-                "iam",
-                "RolePolicyAttachment",
+            iam.RolePolicyAttachment(
                 f"{name}-{policy_resource_name(policy)}",
-                {"role": role.output("name"), "policyArn": policy},
-                opts,
+                role=role.name,
+                policy_arn=policy,
+                opts=opts,
             )
             for policy in policies
         ]
@@ -309,15 +286,13 @@ class Cluster(pulumi.ComponentResource):
         self,
         name: str,
         config: ClusterConfig,
-        cluster: SchemaResource,
+        cluster: eks.Cluster,
         opts: pulumi.ResourceOptions,
     ) -> list[pulumi.Resource]:
         """Cluster-admin access entries for the identity running Pulumi and the configured roles.
 
         An assumed-role session ARN is not a valid principal; its issuing role is."""
-        caller = aws.get_caller_identity(
-            opts=pulumi.InvokeOptions(parent=self, provider=opts.provider)
-        )
+        caller = get_caller_identity(opts=pulumi.InvokeOptions(parent=self, provider=opts.provider))
         deployer = get_session_context(
             arn=caller.arn, opts=pulumi.InvokeOptions(parent=self, provider=opts.provider)
         ).issuer_arn
@@ -327,25 +302,17 @@ class Cluster(pulumi.ComponentResource):
             **{f"admin-{i}": arn for i, arn in enumerate(config.admin_role_arns)},
         }
         for label, principal in principals.items():
-            entry = aws_resource(
-                "eks",
-                "AccessEntry",
-                f"{name}-{label}",
-                {"clusterName": cluster.output("name"), "principalArn": principal},
-                opts,
+            entry = eks.AccessEntry(
+                f"{name}-{label}", cluster_name=cluster.name, principal_arn=principal, opts=opts
             )
             grants.append(
-                aws_resource(
-                    "eks",
-                    "AccessPolicyAssociation",
+                eks.AccessPolicyAssociation(
                     f"{name}-{label}",
-                    {
-                        "clusterName": cluster.output("name"),
-                        "principalArn": entry.output("principalArn"),
-                        "policyArn": CLUSTER_ADMIN_POLICY,
-                        "accessScope": {"type": "cluster"},
-                    },
-                    opts,
+                    cluster_name=cluster.name,
+                    principal_arn=entry.principal_arn,
+                    policy_arn=CLUSTER_ADMIN_POLICY,
+                    access_scope=eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
+                    opts=opts,
                 )
             )
         return grants
@@ -353,5 +320,5 @@ class Cluster(pulumi.ComponentResource):
 
 @dataclass(frozen=True)
 class _RoleWithPolicies:
-    role: SchemaResource
-    attachments: list[SchemaResource]
+    role: iam.Role
+    attachments: list[iam.RolePolicyAttachment]

@@ -1,18 +1,16 @@
 """The VPC the cluster runs in: public and private subnets across zones, NAT, routes, and the subnet
-tags AWS load balancer controllers look for. With existing subnets in config, nothing is created.
-EC2 resources are declared by type token (components/schema_resources.py says why)."""
+tags AWS load balancer controllers look for. With existing subnets in config, nothing is created."""
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import pulumi
-import pulumi_aws as aws
+from pulumi_aws import ec2
+from pulumi_aws.get_availability_zones import get_availability_zones
+from pulumi_aws.provider import Provider
 
-from components.schema_resources import SchemaResource, aws_resource
 from settings.model import NetworkConfig
 
 # Private subnets get the first half of the VPC, public ones the second; each half is cut into eight
@@ -51,7 +49,7 @@ def subnet_tags(cluster_name: str, public: bool) -> dict[str, str]:
 class NetworkArgs:
     cluster_name: str
     config: NetworkConfig
-    aws_provider: aws.Provider
+    aws_provider: Provider
 
 
 class Network(pulumi.ComponentResource):
@@ -83,7 +81,7 @@ class Network(pulumi.ComponentResource):
     def _create(self, name: str, args: NetworkArgs) -> None:
         opts = pulumi.ResourceOptions(parent=self, provider=args.aws_provider)
         invoke_opts = pulumi.InvokeOptions(parent=self, provider=args.aws_provider)
-        zones = aws.get_availability_zones(state="available", opts=invoke_opts).names[
+        zones = get_availability_zones(state="available", opts=invoke_opts).names[
             : args.config.availability_zones
         ]
         if len(zones) < args.config.availability_zones:
@@ -93,104 +91,83 @@ class Network(pulumi.ComponentResource):
             )
         cluster = args.cluster_name
 
-        def ec2(
-            resource: str,
-            resource_name: str,
-            inputs: dict[str, Any],
-            depends_on: Sequence[pulumi.Resource] = (),
-        ) -> SchemaResource:
-            return aws_resource(
-                "ec2",
-                resource,
-                resource_name,
-                inputs,
-                pulumi.ResourceOptions.merge(
-                    opts, pulumi.ResourceOptions(depends_on=list(depends_on))
-                ),
-            )
-
-        vpc = ec2(
-            "Vpc",
+        vpc = ec2.Vpc(
             f"{name}-vpc",
-            {
-                "cidrBlock": args.config.vpc_cidr,
-                "enableDnsHostnames": True,
-                "enableDnsSupport": True,
-                "tags": {"Name": cluster},
-            },
+            cidr_block=args.config.vpc_cidr,
+            enable_dns_hostnames=True,
+            enable_dns_support=True,
+            tags={"Name": cluster},
+            opts=opts,
         )
-        gateway = ec2(
-            "InternetGateway", f"{name}-igw", {"vpcId": vpc.id, "tags": {"Name": cluster}}
+        gateway = ec2.InternetGateway(
+            f"{name}-igw", vpc_id=vpc.id, tags={"Name": cluster}, opts=opts
         )
-        public_routes = ec2(
-            "RouteTable",
+        public_routes = ec2.RouteTable(
             f"{name}-public",
-            {
-                "vpcId": vpc.id,
-                "routes": [{"cidrBlock": "0.0.0.0/0", "gatewayId": gateway.id}],
-                "tags": {"Name": f"{cluster}-public"},
-            },
+            vpc_id=vpc.id,
+            routes=[ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", gateway_id=gateway.id)],
+            tags={"Name": f"{cluster}-public"},
+            opts=opts,
         )
-        public_subnets: list[SchemaResource] = []
-        private_subnets: list[SchemaResource] = []
-        nat_gateways: list[SchemaResource] = []
+        public_subnets: list[ec2.Subnet] = []
+        private_subnets: list[ec2.Subnet] = []
+        nat_gateways: list[ec2.NatGateway] = []
         for plan, zone in zip(plan_subnets(args.config.vpc_cidr, len(zones)), zones, strict=True):
-            public = ec2(
-                "Subnet",
+            public = ec2.Subnet(
                 f"{name}-public-{plan.zone_index}",
-                {
-                    "vpcId": vpc.id,
-                    "cidrBlock": plan.public_cidr,
-                    "availabilityZone": zone,
-                    "mapPublicIpOnLaunch": False,
-                    "tags": subnet_tags(cluster, public=True),
-                },
+                vpc_id=vpc.id,
+                cidr_block=plan.public_cidr,
+                availability_zone=zone,
+                map_public_ip_on_launch=False,
+                tags=subnet_tags(cluster, public=True),
+                opts=opts,
             )
-            ec2(
-                "RouteTableAssociation",
+            ec2.RouteTableAssociation(
                 f"{name}-public-{plan.zone_index}",
-                {"subnetId": public.id, "routeTableId": public_routes.id},
+                subnet_id=public.id,
+                route_table_id=public_routes.id,
+                opts=opts,
             )
             public_subnets.append(public)
             # One NAT gateway per zone keeps a zone outage from cutting the others off the
             # internet; a single one is the cheaper choice for short-lived clusters.
             if not args.config.single_nat_gateway or not nat_gateways:
-                address = ec2("Eip", f"{name}-nat-{plan.zone_index}", {"domain": "vpc"})
+                address = ec2.Eip(f"{name}-nat-{plan.zone_index}", domain="vpc", opts=opts)
                 nat_gateways.append(
-                    ec2(
-                        "NatGateway",
+                    ec2.NatGateway(
                         f"{name}-nat-{plan.zone_index}",
-                        {
-                            "allocationId": address.id,
-                            "subnetId": public.id,
-                            "tags": {"Name": f"{cluster}-{zone}"},
-                        },
-                        depends_on=[gateway],
+                        allocation_id=address.id,
+                        subnet_id=public.id,
+                        tags={"Name": f"{cluster}-{zone}"},
+                        opts=pulumi.ResourceOptions.merge(
+                            opts, pulumi.ResourceOptions(depends_on=[gateway])
+                        ),
                     )
                 )
-            private = ec2(
-                "Subnet",
+            private = ec2.Subnet(
                 f"{name}-private-{plan.zone_index}",
-                {
-                    "vpcId": vpc.id,
-                    "cidrBlock": plan.private_cidr,
-                    "availabilityZone": zone,
-                    "tags": subnet_tags(cluster, public=False),
-                },
+                vpc_id=vpc.id,
+                cidr_block=plan.private_cidr,
+                availability_zone=zone,
+                tags=subnet_tags(cluster, public=False),
+                opts=opts,
             )
-            private_routes = ec2(
-                "RouteTable",
+            private_routes = ec2.RouteTable(
                 f"{name}-private-{plan.zone_index}",
-                {
-                    "vpcId": vpc.id,
-                    "routes": [{"cidrBlock": "0.0.0.0/0", "natGatewayId": nat_gateways[-1].id}],
-                    "tags": {"Name": f"{cluster}-private-{zone}"},
-                },
+                vpc_id=vpc.id,
+                routes=[
+                    ec2.RouteTableRouteArgs(
+                        cidr_block="0.0.0.0/0", nat_gateway_id=nat_gateways[-1].id
+                    )
+                ],
+                tags={"Name": f"{cluster}-private-{zone}"},
+                opts=opts,
             )
-            ec2(
-                "RouteTableAssociation",
+            ec2.RouteTableAssociation(
                 f"{name}-private-{plan.zone_index}",
-                {"subnetId": private.id, "routeTableId": private_routes.id},
+                subnet_id=private.id,
+                route_table_id=private_routes.id,
+                opts=opts,
             )
             private_subnets.append(private)
         self.vpc_id = vpc.id

@@ -1,12 +1,11 @@
 """Resources declared by their Pulumi type token, with inputs named as in the provider's schema.
 
 Why not the SDKs' typed classes: a typed class whose inputs or outputs nest loads its whole SDK
-package on import. For this program that was all 185 modules of `pulumi_aws.ec2` (RouteTable,
-NatGateway, LaunchTemplate), `pulumi_aws.eks` and `.iam`, and for any Kubernetes kind the 1.3 MB
-`pulumi_kubernetes.core.v1._inputs` and its kin: about 1.3 s of every preview, update and plan,
-spent on classes the program never uses (docs/performance.md). Declared by token, a resource
-registers exactly what its typed class would: the same type, the same inputs. Providers, the TLS
-key and the GitHub resources keep their typed classes; importing their packages loads them anyway.
+package on import; for any Kubernetes kind that is the 1.3 MB `pulumi_kubernetes.core.v1._inputs`
+and its kin, spent on classes the program never uses (docs/performance.md). Declared by token, a
+resource registers exactly what its typed class would: the same type, the same inputs. AWS
+resources use their typed classes again, so that mypy checks their arguments; so do providers, the
+TLS key and the GitHub resources.
 
 What keeps the names honest: tests/test_schema_resources.py checks every input of every resource
 declared here, in every stack, against the typed SDK class for its token, and checks that the
@@ -47,24 +46,6 @@ class SchemaResource(pulumi.CustomResource):
                 f"{self.type_token} has no input or declared output {property_name!r}"
             )
         return value
-
-
-def aws_type_token(module: str, resource: str) -> str:
-    """The AWS provider's token for a resource: `aws_type_token("ec2", "RouteTable")` is
-    `aws:ec2/routeTable:RouteTable`."""
-    return f"aws:{module}/{resource[0].lower()}{resource[1:]}:{resource}"
-
-
-def aws_resource(
-    module: str,
-    resource: str,
-    name: str,
-    inputs: Mapping[str, Any],
-    opts: pulumi.ResourceOptions,
-    *,
-    outputs: Sequence[str] = (),
-) -> SchemaResource:
-    return SchemaResource(aws_type_token(module, resource), name, inputs, opts, outputs=outputs)
 
 
 def kubernetes_type_token(api_version: str, kind: str) -> str:

@@ -2,11 +2,11 @@
 
 Why not the SDKs' typed classes: a typed class whose inputs or outputs nest loads its whole SDK
 package on import. For this program that was all 185 modules of `pulumi_aws.ec2` (RouteTable,
-NatGateway, LaunchTemplate), `pulumi_aws.eks` and `.iam`, and for any Kubernetes kind the 1.3 MB
-`pulumi_kubernetes.core.v1._inputs` and its kin: about 1.3 s of every preview, update and plan,
+NatGateway, LaunchTemplate), `pulumi_aws.eks` and `.iam`: time of every preview, update and plan
 spent on classes the program never uses (docs/performance.md). Declared by token, a resource
 registers exactly what its typed class would: the same type, the same inputs. Providers, the TLS
-key and the GitHub resources keep their typed classes; importing their packages loads them anyway.
+key, the GitHub resources and the Kubernetes objects the program writes keep their typed classes;
+the objects of the Flux install manifest are data and registered by token in components/toolkit.py.
 
 What keeps the names honest: tests/test_schema_resources.py checks every input of every resource
 declared here, in every stack, against the typed SDK class for its token, and checks that the
@@ -65,44 +65,3 @@ def aws_resource(
     outputs: Sequence[str] = (),
 ) -> SchemaResource:
     return SchemaResource(aws_type_token(module, resource), name, inputs, opts, outputs=outputs)
-
-
-def kubernetes_type_token(api_version: str, kind: str) -> str:
-    """The Kubernetes provider's token for a kind: the core group is spelled `core`."""
-    group, _, version = api_version.rpartition("/")
-    return f"kubernetes:{group or 'core'}/{version}:{kind}"
-
-
-def kubernetes_object(
-    name: str, obj: Mapping[str, Any], opts: pulumi.ResourceOptions | None = None
-) -> SchemaResource:
-    """A Kubernetes object applied as written; `status` belongs to the cluster, not to us."""
-    return SchemaResource(
-        kubernetes_type_token(str(obj["apiVersion"]), str(obj["kind"])),
-        name,
-        {key: value for key, value in obj.items() if key != "status"},
-        opts,
-    )
-
-
-def opaque_secret(
-    name: str,
-    *,
-    metadata: Mapping[str, str],
-    string_data: pulumi.Output[Any],
-    opts: pulumi.ResourceOptions,
-) -> SchemaResource:
-    """An Opaque Secret whose data stays secret in its outputs too, as the SDK's Secret class has it."""
-    return kubernetes_object(
-        name,
-        {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": dict(metadata),
-            "type": "Opaque",
-            "stringData": string_data,
-        },
-        pulumi.ResourceOptions.merge(
-            opts, pulumi.ResourceOptions(additional_secret_outputs=["data", "stringData"])
-        ),
-    )

@@ -1,10 +1,12 @@
-"""Resources declared by type token (components/schema_resources.py) against the SDKs' typed classes.
+"""Resources declared by type token (components/schema_resources.py, and the Flux manifest's objects
+in components/toolkit.py) against the SDKs' typed classes.
 
-The program declares its AWS and Kubernetes resources by token and provider-schema names, so mypy
-no longer sees those names. These tests take over: every such resource of every stack is checked
-against the typed class the SDK has for its token (names and types of every input, nested ones
-too, and the required ones present), the typed class is made to register the same inputs, and the
-mock engine's outputs for it must be properties that class declares."""
+The program declares those by token and provider-schema names, so mypy does not see the names.
+These tests take over: every AWS and Kubernetes resource of every stack (the typed Kubernetes
+classes too, redundantly) is checked against the typed class the SDK has for its token (names and
+types of every input, nested ones too, and the required ones present), the typed class is made to
+register the same inputs, and the mock engine's outputs for it must be properties that class
+declares."""
 
 from __future__ import annotations
 
@@ -24,7 +26,8 @@ import pytest
 from pulumi import _types as sdk_types
 from pulumi.runtime import mocks as pulumi_mocks
 
-from components.schema_resources import SchemaResource, aws_type_token, kubernetes_type_token
+from components.schema_resources import SchemaResource, aws_type_token
+from components.toolkit import kubernetes_type_token
 from tests.conftest import STACKS, repo_plan
 from tools.mocks import RecordedResource, RecordingMocks, redact, whole_numbers
 

@@ -1,5 +1,5 @@
 # Every target sets up its own virtualenv from the pinned requirements, so a fresh
-# clone needs nothing but python3, make and kubectl.
+# clone needs only what README.md lists (python3, make, git, ssh, kubectl).
 PYTHON ?= python3
 VENV := venv
 PY := $(VENV)/bin/python

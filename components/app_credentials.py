@@ -8,10 +8,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_kubernetes as k8s
+from pulumi_kubernetes.core import v1 as core_v1
+from pulumi_kubernetes.meta import v1 as meta_v1
+from pulumi_kubernetes.provider import Provider
 
-from components.outputs import secret
-from components.schema_resources import SchemaResource, opaque_secret
+from typed_outputs import secret
 
 # Secret names the gitops tree refers to (gitops/base/sumologic).
 SUMOLOGIC_SECRET = "sumologic-credentials"
@@ -22,22 +23,24 @@ class AppCredentialsArgs:
     namespace: str
     secrets: Mapping[str, Mapping[str, pulumi.Output[str]]]
     """Secret name -> key -> value; every value a Pulumi secret."""
-    kubernetes_provider: k8s.Provider
+    kubernetes_provider: Provider
     depends_on: Sequence[pulumi.Resource]
 
 
 class AppCredentials(pulumi.ComponentResource):
-    secrets: list[SchemaResource]
+    secrets: list[core_v1.Secret]
 
     def __init__(
         self, name: str, args: AppCredentialsArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("eks-gitops:credentials:AppCredentials", name, None, opts)
         self.secrets = [
-            opaque_secret(
+            core_v1.Secret(
                 secret_name,
-                metadata={"name": secret_name, "namespace": args.namespace},
-                string_data=secret(pulumi.Output.all(**values)),
+                metadata=meta_v1.ObjectMetaArgs(name=secret_name, namespace=args.namespace),
+                type="Opaque",
+                # Secret value by value, so that the plan can show which keys each Secret holds.
+                string_data={key: secret(value) for key, value in values.items()},
                 opts=pulumi.ResourceOptions(
                     parent=self,
                     provider=args.kubernetes_provider,

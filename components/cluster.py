@@ -9,15 +9,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_kubernetes as k8s
 from pulumi_aws import ec2, eks, iam, kms
 from pulumi_aws.get_caller_identity import get_caller_identity
 from pulumi_aws.iam.get_session_context import get_session_context
-from pulumi_aws.provider import Provider
+from pulumi_aws.provider import Provider as AwsProvider
+from pulumi_kubernetes.provider import Provider as KubernetesProvider
 
 from components.network import Network
-from components.outputs import secret
 from settings.model import ClusterConfig
+from typed_outputs import secret
 
 # Exactly the AWS managed policies EKS documents for each role; nothing broader.
 CLUSTER_ROLE_POLICIES = ("arn:aws:iam::aws:policy/AmazonEKSClusterPolicy",)
@@ -104,7 +104,7 @@ class ClusterArgs:
     config: ClusterConfig
     region: str
     network: Network
-    aws_provider: Provider
+    aws_provider: AwsProvider
 
 
 class Cluster(pulumi.ComponentResource):
@@ -113,7 +113,7 @@ class Cluster(pulumi.ComponentResource):
     kubeconfig: pulumi.Output[str]
     oidc_provider_arn: pulumi.Output[str]
     node_role_arn: pulumi.Output[str]
-    kubernetes_provider: k8s.Provider
+    kubernetes_provider: KubernetesProvider
     node_group: eks.NodeGroup
 
     def __init__(
@@ -246,7 +246,7 @@ class Cluster(pulumi.ComponentResource):
         )
         # Kubernetes objects are only applied once someone is allowed into the cluster, and they
         # are deleted while that access still exists.
-        self.kubernetes_provider = k8s.Provider(
+        self.kubernetes_provider = KubernetesProvider(
             f"{name}-kubernetes",
             kubeconfig=kubeconfig,
             delete_unreachable=False,

@@ -14,12 +14,13 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_github as github
-import pulumi_kubernetes as k8s
 import pulumi_tls as tls
+from pulumi_kubernetes.core import v1 as core_v1
+from pulumi_kubernetes.meta import v1 as meta_v1
+from pulumi_kubernetes.provider import Provider
 
-from components.outputs import secret
-from components.schema_resources import SchemaResource, opaque_secret
 from settings.model import DeployKeyConfig, GitHubConfig
+from typed_outputs import secret
 
 # tls.PrivateKey arguments per configured algorithm. ECDSA P-384 is what `flux bootstrap` generates.
 KEY_ALGORITHMS: dict[str, dict[str, str | int]] = {
@@ -65,7 +66,7 @@ class DeployKeyArgs:
     namespace: str
     secret_name: str
     github_provider: pulumi.ProviderResource
-    kubernetes_provider: k8s.Provider
+    kubernetes_provider: Provider
     # The namespace the Secret lives in has to exist first.
     secret_depends_on: Sequence[pulumi.Resource]
 
@@ -73,7 +74,7 @@ class DeployKeyArgs:
 class DeployKey(pulumi.ComponentResource):
     public_key: pulumi.Output[str]
     deploy_key: github.RepositoryDeployKey
-    secret: SchemaResource
+    secret: core_v1.Secret
 
     def __init__(
         self, name: str, args: DeployKeyArgs, opts: pulumi.ResourceOptions | None = None
@@ -105,18 +106,19 @@ class DeployKey(pulumi.ComponentResource):
             if args.config.algorithm in OPENSSH_FORMAT_ALGORITHMS
             else key.private_key_pem_pkcs8
         )
-        self.secret = opaque_secret(
+        # Each value secret on its own, so a plan or diff can name the keys without their values;
+        # the public key and known_hosts too, as every value of a Kubernetes Secret is to Pulumi.
+        self.secret = core_v1.Secret(
             name,
-            metadata={"name": args.secret_name, "namespace": args.namespace},
-            string_data=secret(
-                pulumi.Output.all(identity, key.public_key_openssh).apply(
-                    lambda pair: {
-                        "identity": pair[0],
-                        "identity.pub": pair[1],
-                        "known_hosts": known_hosts(args.github.known_hosts_name, host_keys),
-                    }
-                )
-            ),
+            metadata=meta_v1.ObjectMetaArgs(name=args.secret_name, namespace=args.namespace),
+            type="Opaque",
+            string_data={
+                "identity": secret(identity),
+                "identity.pub": secret(key.public_key_openssh),
+                "known_hosts": pulumi.Output.secret(
+                    known_hosts(args.github.known_hosts_name, host_keys)
+                ),
+            },
             opts=pulumi.ResourceOptions(
                 parent=self,
                 provider=args.kubernetes_provider,

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_aws import ec2
 from pulumi_aws.get_availability_zones import get_availability_zones
-from pulumi_aws.provider import Provider
+from pulumi_aws.provider import Provider as AwsProvider
 
 from settings.model import NetworkConfig
 
@@ -49,7 +49,7 @@ def subnet_tags(cluster_name: str, public: bool) -> dict[str, str]:
 class NetworkArgs:
     cluster_name: str
     config: NetworkConfig
-    aws_provider: Provider
+    aws_provider: AwsProvider
 
 
 class Network(pulumi.ComponentResource):

@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import pulumi
-import pulumi_kubernetes as k8s
+from pulumi_kubernetes.apiextensions import CustomResource
+from pulumi_kubernetes.meta import v1 as meta_v1
+from pulumi_kubernetes.provider import Provider
 
-from components.schema_resources import SchemaResource, kubernetes_object
 from settings.model import GitHubConfig, SyncConfig
 
 GIT_REPOSITORY_API = "source.toolkit.fluxcd.io/v1"
@@ -22,45 +23,35 @@ def repository_url(github: GitHubConfig) -> str:
     return f"ssh://git@{github.ssh_authority}/{github.owner}/{github.repository}"
 
 
-def render_sync_objects(
-    sync: SyncConfig, github: GitHubConfig, namespace: str, secret_name: str
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The GitRepository and Kustomization, named after the namespace as `flux bootstrap` names them."""
-    metadata = {"name": namespace, "namespace": namespace}
-    git_repository = {
-        "apiVersion": GIT_REPOSITORY_API,
-        "kind": "GitRepository",
-        "metadata": dict(metadata),
-        "spec": {
-            "interval": sync.interval,
-            "ref": {"branch": sync.branch},
-            "secretRef": {"name": secret_name},
-            "url": repository_url(github),
-        },
+def git_repository_spec(sync: SyncConfig, github: GitHubConfig, secret_name: str) -> dict[str, Any]:
+    return {
+        "interval": sync.interval,
+        "ref": {"branch": sync.branch},
+        "secretRef": {"name": secret_name},
+        "url": repository_url(github),
     }
-    kustomization = {
-        "apiVersion": KUSTOMIZATION_API,
-        "kind": "Kustomization",
-        "metadata": dict(metadata),
-        "spec": {
-            "interval": sync.kustomization_interval,
-            "path": f"./{sync.path}",
-            "prune": True,
-            "sourceRef": {"kind": "GitRepository", "name": namespace},
-        },
-    }
-    return git_repository, kustomization
 
 
-def await_ready(obj: dict[str, Any], timeout_seconds: int) -> dict[str, Any]:
-    """The object with the Kubernetes provider's annotations that make `pulumi up` wait for Ready."""
-    metadata = dict(obj["metadata"])
-    metadata["annotations"] = {
-        **metadata.get("annotations", {}),
-        "pulumi.com/waitFor": "condition=Ready",
-        "pulumi.com/timeoutSeconds": str(timeout_seconds),
+def kustomization_spec(sync: SyncConfig, source_name: str) -> dict[str, Any]:
+    return {
+        "interval": sync.kustomization_interval,
+        "path": f"./{sync.path}",
+        "prune": True,
+        "sourceRef": {"kind": "GitRepository", "name": source_name},
     }
-    return {**obj, "metadata": metadata}
+
+
+def ready_metadata(namespace: str, timeout_seconds: int) -> meta_v1.ObjectMetaArgs:
+    """Named after the namespace as `flux bootstrap` names them, with the Kubernetes provider's
+    annotations that make `pulumi up` wait until Flux reports the object Ready."""
+    return meta_v1.ObjectMetaArgs(
+        name=namespace,
+        namespace=namespace,
+        annotations={
+            "pulumi.com/waitFor": "condition=Ready",
+            "pulumi.com/timeoutSeconds": str(timeout_seconds),
+        },
+    )
 
 
 @dataclass(frozen=True)
@@ -69,7 +60,7 @@ class SyncArgs:
     github: GitHubConfig
     namespace: str
     secret_name: str
-    kubernetes_provider: k8s.Provider
+    kubernetes_provider: Provider
     # CRDs, controllers, the SSH secret, the deploy key and anything the synced path needs from
     # Pulumi: created before the sync, deleted after it, so controllers are still there to
     # release the sync objects' finalizers (and prune what they applied) on destroy.
@@ -78,31 +69,35 @@ class SyncArgs:
 
 class Sync(pulumi.ComponentResource):
     path: str
-    git_repository: SchemaResource
-    kustomization: SchemaResource
+    git_repository: CustomResource
+    kustomization: CustomResource
 
     def __init__(
         self, name: str, args: SyncArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("eks-gitops:sync:Sync", name, None, opts)
-        git_repository, kustomization = (
-            await_ready(obj, args.sync.ready_timeout_seconds)
-            for obj in render_sync_objects(args.sync, args.github, args.namespace, args.secret_name)
-        )
-        self.path = kustomization["spec"]["path"]
+        source = git_repository_spec(args.sync, args.github, args.secret_name)
+        kustomization = kustomization_spec(args.sync, source_name=args.namespace)
+        self.path = kustomization["path"]
         base = pulumi.ResourceOptions(parent=self, provider=args.kubernetes_provider)
-        self.git_repository = kubernetes_object(
+        self.git_repository = CustomResource(
             f"{name}-source",
-            git_repository,
-            pulumi.ResourceOptions.merge(
+            api_version=GIT_REPOSITORY_API,
+            kind="GitRepository",
+            metadata=ready_metadata(args.namespace, args.sync.ready_timeout_seconds),
+            spec=source,
+            opts=pulumi.ResourceOptions.merge(
                 base, pulumi.ResourceOptions(depends_on=list(args.depends_on))
             ),
         )
-        self.kustomization = kubernetes_object(
+        self.kustomization = CustomResource(
             f"{name}-kustomization",
-            kustomization,
-            pulumi.ResourceOptions.merge(
+            api_version=KUSTOMIZATION_API,
+            kind="Kustomization",
+            metadata=ready_metadata(args.namespace, args.sync.ready_timeout_seconds),
+            spec=kustomization,
+            opts=pulumi.ResourceOptions.merge(
                 base, pulumi.ResourceOptions(depends_on=[*args.depends_on, self.git_repository])
             ),
         )
-        self.register_outputs({"path": self.path, "url": git_repository["spec"]["url"]})
+        self.register_outputs({"path": self.path, "url": source["url"]})

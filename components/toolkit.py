@@ -4,15 +4,16 @@ preview shows object-level diffs and a version bump updates objects in place."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pulumi
-import pulumi_kubernetes as k8s
+from pulumi_kubernetes.core import v1 as core_v1
+from pulumi_kubernetes.meta import v1 as meta_v1
+from pulumi_kubernetes.provider import Provider
 
-from components.schema_resources import SchemaResource, kubernetes_object
 from flux.install import render_toolkit, resource_name
 from flux.release import (
     InstallManifest,
@@ -24,6 +25,45 @@ from flux.release import (
 from settings.model import ToolkitConfig
 
 KubeObject = dict[str, Any]
+
+
+def kubernetes_type_token(api_version: str, kind: str) -> str:
+    """The Kubernetes provider's token for a kind: the core group is spelled `core`."""
+    group, _, version = api_version.rpartition("/")
+    return f"kubernetes:{group or 'core'}/{version}:{kind}"
+
+
+class ManifestObject(pulumi.CustomResource):
+    """An object of the upstream install manifest, applied as released (less its `status`, which
+    belongs to the cluster). Registered by token as the typed class for its kind would register it:
+    the objects are data, read from a file the program does not write, so a typed class would only
+    check their field names against the SDK at run time, and load the SDK's modules for every kind
+    the release ships."""
+
+    def __init__(self, name: str, obj: Mapping[str, Any], opts: pulumi.ResourceOptions) -> None:
+        super().__init__(
+            kubernetes_type_token(str(obj["apiVersion"]), str(obj["kind"])),
+            name,
+            {key: value for key, value in obj.items() if key != "status"},
+            opts,
+        )
+
+
+def namespace_metadata(obj: Mapping[str, Any]) -> meta_v1.ObjectMetaArgs:
+    """The manifest's Namespace as the program declares it; anything beyond its name, labels and
+    annotations would be silently dropped, so a release that adds more stops the run instead."""
+    metadata = obj["metadata"]
+    unexpected = sorted(
+        {*obj} - {"apiVersion", "kind", "metadata"}
+        | {*metadata} - {"name", "labels", "annotations"}
+    )
+    if unexpected:
+        raise pulumi.RunError(f"Namespace {metadata['name']}: unexpected fields {unexpected}")
+    return meta_v1.ObjectMetaArgs(
+        name=metadata["name"],
+        labels=metadata.get("labels"),
+        annotations=metadata.get("annotations"),
+    )
 
 
 def obtain_manifest(
@@ -52,7 +92,7 @@ def obtain_manifest(
 class ToolkitArgs:
     config: ToolkitConfig
     manifest: InstallManifest | None
-    kubernetes_provider: k8s.Provider
+    kubernetes_provider: Provider
     # Nodes must exist before controllers can run, and must outlive them on destroy so that
     # finalizers are served.
     depends_on: Sequence[pulumi.Resource]
@@ -60,9 +100,9 @@ class ToolkitArgs:
 
 class Toolkit(pulumi.ComponentResource):
     namespace: str
-    namespaces: list[SchemaResource]
-    crds: list[SchemaResource]
-    controllers: list[SchemaResource]
+    namespaces: list[core_v1.Namespace]
+    crds: list[ManifestObject]
+    controllers: list[ManifestObject]
     """Everything that has to be running before sync objects are useful (and gone after them)."""
     ready: list[pulumi.Resource]
 
@@ -96,20 +136,23 @@ class Toolkit(pulumi.ComponentResource):
     def _apply(self, objects: list[KubeObject], args: ToolkitArgs) -> None:
         base = pulumi.ResourceOptions(parent=self, provider=args.kubernetes_provider)
 
-        def declare(obj: KubeObject, depends_on: Sequence[pulumi.Resource]) -> SchemaResource:
-            return kubernetes_object(
-                resource_name(obj),
-                obj,
-                pulumi.ResourceOptions.merge(
-                    base, pulumi.ResourceOptions(depends_on=list(depends_on))
-                ),
+        def options(depends_on: Sequence[pulumi.Resource]) -> pulumi.ResourceOptions:
+            return pulumi.ResourceOptions.merge(
+                base, pulumi.ResourceOptions(depends_on=list(depends_on))
             )
 
+        def declare(obj: KubeObject, depends_on: Sequence[pulumi.Resource]) -> ManifestObject:
+            return ManifestObject(resource_name(obj), obj, options(depends_on))
+
         namespaces = [
-            declare(obj, args.depends_on) for obj in objects if obj["kind"] == "Namespace"
+            core_v1.Namespace(
+                resource_name(obj), metadata=namespace_metadata(obj), opts=options(args.depends_on)
+            )
+            for obj in objects
+            if obj["kind"] == "Namespace"
         ]
         self.namespaces = namespaces
-        supporting: list[SchemaResource] = list(namespaces)
+        supporting: list[pulumi.Resource] = list(namespaces)
         for obj in objects:
             if obj["kind"] in ("Namespace", "Deployment"):
                 continue

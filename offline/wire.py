@@ -38,10 +38,21 @@ def from_struct(struct: Any) -> Any:
     return whole_numbers(json_format.MessageToDict(struct, preserving_proto_field_name=True))
 
 
+def is_secret(value: Any) -> bool:
+    """Whether a value as sent to the engine is a secret."""
+    return isinstance(value, dict) and value.get(SECRET_SIG_KEY) == SECRET_SIG
+
+
 def redact(value: Any) -> Any:
-    """Replace every value the engine would treat as secret with the string `[secret]`."""
+    """Replace every value the engine would treat as secret with the string `[secret]`.
+
+    A secret map keeps its keys: they name what it holds (as `kubectl describe secret` does), and a
+    plan that shows a Secret's keys shows a missing or misspelt one."""
     if isinstance(value, dict):
-        if value.get(SECRET_SIG_KEY) == SECRET_SIG:
+        if is_secret(value):
+            inner = value.get("value")
+            if isinstance(inner, dict):
+                return dict.fromkeys(inner, SECRET_MARK)
             return SECRET_MARK
         if value.get(SECRET_SIG_KEY) == RESOURCE_SIG:
             return {"urn": value.get("urn")}

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from offline.wire import SECRET_MARK, redact
+from offline.wire import is_secret
 from tools.plan import Plan
 
 
@@ -71,7 +71,7 @@ class Graph:
 
 
 def _secret_input_names(inputs: Mapping[str, Any]) -> frozenset[str]:
-    return frozenset(key for key, value in redact(inputs).items() if value == SECRET_MARK)
+    return frozenset(key for key, value in inputs.items() if is_secret(value))
 
 
 def graph_of(plan: Plan) -> Graph:

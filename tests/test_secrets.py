@@ -227,3 +227,30 @@ def test_a_github_token_in_a_stack_file_is_refused(plan_edited: Callable[..., Pl
     message = str(refused.value)
     assert message.startswith("config error: github:token = ")
     assert token not in message
+
+
+@pytest.mark.parametrize("stack", ENVIRONMENTS)
+def test_the_plan_files_name_each_secret_key_and_hide_its_value(
+    stack: str, planned: Callable[[str], tuple[Plan, Path]]
+) -> None:
+    _, target = planned(stack)
+    expected = {
+        ("deploy-key", "gitops-system"): {"identity", "identity.pub", "known_hosts"},
+        ("sumologic-credentials", "sumologic-credentials"): {"accessId", "accessKey"},
+    }
+    resources = json.loads((target / "resources.json").read_text())
+    in_resources = {
+        (entry["name"], entry["inputs"]["metadata"]["name"]): entry["inputs"]["stringData"]
+        for entry in resources
+        if entry["type"] == SECRET
+    }
+    manifests = yaml.safe_load_all((target / "manifests.yaml").read_text())
+    in_manifests = {
+        document["metadata"]["name"]: document["stringData"]
+        for document in manifests
+        if document["kind"] == "Secret"
+    }
+    for (name, secret_name), keys in expected.items():
+        assert in_resources[name, secret_name] == dict.fromkeys(keys, SECRET_MARK), name
+        assert in_manifests[secret_name] == dict.fromkeys(keys, SECRET_MARK), name
+    # The values themselves appear nowhere: test_no_secret_reaches_the_plan_files_or_logs.

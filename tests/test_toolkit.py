@@ -104,7 +104,7 @@ def test_ssh_secret_and_read_only_deploy_key(stack: str) -> None:
     data = secret.plain_inputs["stringData"]
     assert set(data) == {"identity", "identity.pub", "known_hosts"}
     assert data["identity"].startswith("-----BEGIN PRIVATE KEY-----")
-    assert secret.redacted_inputs["stringData"] == "[secret]"
+    assert secret.redacted_inputs["stringData"] == dict.fromkeys(data, "[secret]")
     (deploy_key,) = plan.run.of_type("github:index/repositoryDeployKey:RepositoryDeployKey")
     assert deploy_key.plain_inputs["readOnly"] is True
     assert deploy_key.plain_inputs["key"] == data["identity.pub"].strip()

@@ -68,10 +68,9 @@ deploy_key = DeployKey(
             settings.deploy_key.generation,
         ),
         namespace=namespace,
-        secret_name=namespace,
         github_provider=github_provider,
         kubernetes_provider=cluster.kubernetes_provider,
-        secret_depends_on=toolkit.namespaces,
+        depends_on=toolkit.namespaces,
     ),
 )
 credentials = AppCredentials(
@@ -91,10 +90,10 @@ credentials = AppCredentials(
 sync = Sync(
     "sync",
     SyncArgs(
-        sync=settings.sync,
+        config=settings.sync,
         github=settings.github,
         namespace=namespace,
-        secret_name=namespace,
+        secret_name=deploy_key.secret_name,
         kubernetes_provider=cluster.kubernetes_provider,
         depends_on=[*toolkit.ready, deploy_key.secret, deploy_key.deploy_key, *credentials.secrets],
     ),

@@ -64,11 +64,10 @@ class DeployKeyArgs:
     repository: pulumi.Input[str]
     title: str
     namespace: str
-    secret_name: str
     github_provider: pulumi.ProviderResource
     kubernetes_provider: Provider
     # The namespace the Secret lives in has to exist first.
-    secret_depends_on: Sequence[pulumi.Resource]
+    depends_on: Sequence[pulumi.Resource]
 
 
 class DeployKey(pulumi.ComponentResource):
@@ -110,7 +109,8 @@ class DeployKey(pulumi.ComponentResource):
         # the public key and known_hosts too, as every value of a Kubernetes Secret is to Pulumi.
         self.secret = core_v1.Secret(
             name,
-            metadata=meta_v1.ObjectMetaArgs(name=args.secret_name, namespace=args.namespace),
+            # Named after its namespace, as `flux bootstrap` names the Secret it writes.
+            metadata=meta_v1.ObjectMetaArgs(name=args.namespace, namespace=args.namespace),
             type="Opaque",
             string_data={
                 "identity": secret(identity),
@@ -123,8 +123,11 @@ class DeployKey(pulumi.ComponentResource):
                 parent=self,
                 provider=args.kubernetes_provider,
                 # The Secret changes to the new key only once GitHub accepts it.
-                depends_on=[*args.secret_depends_on, self.deploy_key],
+                depends_on=[*args.depends_on, self.deploy_key],
             ),
         )
         self.public_key = key.public_key_openssh
+        self.secret_name: pulumi.Output[str] = self.secret.metadata.apply(
+            lambda metadata: str(metadata.name)
+        )
         self.register_outputs({"publicKey": self.public_key, "deployKeyId": self.deploy_key.id})

@@ -20,7 +20,7 @@ def digest(*parts: str) -> bytes:
     return hashlib.sha256("\x00".join(parts).encode()).digest()
 
 
-def hexdigest(*parts: str, length: int = 17) -> str:
+def hex_digest(*parts: str, length: int = 17) -> str:
     return digest(*parts).hex()[:length]
 
 

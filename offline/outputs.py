@@ -5,6 +5,7 @@ real key material, GitHub's SSH host keys). Every value derives from the stack, 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -24,6 +25,7 @@ GITHUB_SSH_KEYS = (
 )
 
 
+@dataclass(frozen=True)
 class _Declared:
     """What a resource was declared with, as an output generator sees it."""
 

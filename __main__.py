@@ -11,7 +11,8 @@ from components.deploy_key import DeployKey, DeployKeyArgs, deploy_key_title
 from components.network import Network, NetworkArgs
 from components.repository import Repository, RepositoryArgs
 from components.sync import Sync, SyncArgs
-from components.toolkit import Toolkit, ToolkitArgs, obtain_manifest
+from components.toolkit import Toolkit, ToolkitArgs
+from flux.release import obtain_manifest
 from settings.load import load as load_settings
 
 loaded = load_settings()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -14,23 +13,14 @@ from pulumi_kubernetes.core import v1 as core_v1
 from pulumi_kubernetes.meta import v1 as meta_v1
 from pulumi_kubernetes.provider import Provider
 
-from flux.install import render_toolkit, resource_name
+from flux.install import kubernetes_type_token, render_toolkit, resource_name
 from flux.release import (
     InstallManifest,
-    ManifestChecksumError,
-    ManifestUnavailable,
-    load_install_manifest,
     release_url,
 )
 from settings.model import ToolkitConfig
 
 KubeObject = dict[str, Any]
-
-
-def kubernetes_type_token(api_version: str, kind: str) -> str:
-    """The Kubernetes provider's token for a kind: the core group is spelled `core`."""
-    group, _, version = api_version.rpartition("/")
-    return f"kubernetes:{group or 'core'}/{version}:{kind}"
 
 
 class ManifestObject(pulumi.CustomResource):
@@ -64,28 +54,6 @@ def namespace_metadata(obj: Mapping[str, Any]) -> meta_v1.ObjectMetaArgs:
         labels=metadata.get("labels"),
         annotations=metadata.get("annotations"),
     )
-
-
-def obtain_manifest(
-    config: ToolkitConfig, *, offline: bool, cache_dir: Path
-) -> InstallManifest | None:
-    """The release manifest, or None when offline without one (only the offline plan runs so).
-
-    Online, a missing manifest stops the run: applying a toolkit we could not read is never right."""
-    try:
-        return load_install_manifest(
-            config.version,
-            file=Path(config.manifests_file) if config.manifests_file else None,
-            expected_sha256=config.manifests_sha256,
-            cache_dir=cache_dir,
-            allow_network=not offline,
-        )
-    except ManifestUnavailable as error:
-        if offline:
-            return None
-        raise pulumi.RunError(str(error)) from None
-    except (ManifestChecksumError, OSError) as error:
-        raise pulumi.RunError(f"Flux {config.version} manifest: {error}") from None
 
 
 @dataclass(frozen=True)

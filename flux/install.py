@@ -359,3 +359,9 @@ def _describe(obj: Mapping[str, Any]) -> str:
     metadata = obj["metadata"]
     where = f" in namespace {metadata['namespace']}" if metadata.get("namespace") else ""
     return f"{obj['kind']} {metadata['name']}{where}"
+
+
+def kubernetes_type_token(api_version: str, kind: str) -> str:
+    """The Kubernetes provider's token for a kind: the core group is spelled `core`."""
+    group, _, version = api_version.rpartition("/")
+    return f"kubernetes:{group or 'core'}/{version}:{kind}"

@@ -12,6 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+import pulumi
+
+from settings.model import ToolkitConfig
+
 DEFAULT_BASE_URL: Final = "https://github.com/fluxcd/flux2/releases/download"
 DEFAULT_TIMEOUT_SECONDS: Final = 30.0
 MANIFESTS_FILE_CONFIG_KEY: Final = "eks-gitops:toolkit.manifestsFile"
@@ -131,3 +135,25 @@ def _write_atomically(path: Path, content: bytes) -> None:
     except OSError:
         os.unlink(tmp.name)
         raise
+
+
+def obtain_manifest(
+    config: ToolkitConfig, *, offline: bool, cache_dir: Path
+) -> InstallManifest | None:
+    """The release manifest, or None when offline without one (only the offline plan runs so).
+
+    Online, a missing manifest stops the run: applying a toolkit we could not read is never right."""
+    try:
+        return load_install_manifest(
+            config.version,
+            file=Path(config.manifests_file) if config.manifests_file else None,
+            expected_sha256=config.manifests_sha256,
+            cache_dir=cache_dir,
+            allow_network=not offline,
+        )
+    except ManifestUnavailable as error:
+        if offline:
+            return None
+        raise pulumi.RunError(str(error)) from None
+    except (ManifestChecksumError, OSError) as error:
+        raise pulumi.RunError(f"Flux {config.version} manifest: {error}") from None

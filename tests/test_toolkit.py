@@ -8,7 +8,7 @@ from typing import Any
 import pulumi
 import pytest
 
-from components.toolkit import obtain_manifest
+from flux.release import obtain_manifest
 from settings.parse import parse_stack_config
 from tests.conftest import ENVIRONMENTS, FLUX_V285, FLUX_V294, repo_plan, stack_document
 from tools.plan import Plan, summary, write_plan

@@ -12,8 +12,6 @@ from pulumi_kubernetes.core import v1 as core_v1
 from pulumi_kubernetes.meta import v1 as meta_v1
 from pulumi_kubernetes.provider import Provider
 
-from typed_outputs import secret
-
 # Secret names the gitops tree refers to (gitops/base/sumologic).
 SUMOLOGIC_SECRET = "sumologic-credentials"
 
@@ -39,8 +37,9 @@ class AppCredentials(pulumi.ComponentResource):
                 secret_name,
                 metadata=meta_v1.ObjectMetaArgs(name=secret_name, namespace=args.namespace),
                 type="Opaque",
-                # Secret value by value, so that the plan can show which keys each Secret holds.
-                string_data={key: secret(value) for key, value in values.items()},
+                # Every value is already a Pulumi secret, and the SDK's Secret marks all of
+                # `stringData` secret as well.
+                string_data=dict(values),
                 opts=pulumi.ResourceOptions(
                     parent=self,
                     provider=args.kubernetes_provider,

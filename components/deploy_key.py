@@ -20,7 +20,6 @@ from pulumi_kubernetes.meta import v1 as meta_v1
 from pulumi_kubernetes.provider import Provider
 
 from settings.model import DeployKeyConfig, GitHubConfig
-from typed_outputs import secret
 
 # tls.PrivateKey arguments per configured algorithm. ECDSA P-384 is what `flux bootstrap` generates.
 KEY_ALGORITHMS: dict[str, dict[str, str | int]] = {
@@ -105,19 +104,17 @@ class DeployKey(pulumi.ComponentResource):
             if args.config.algorithm in OPENSSH_FORMAT_ALGORITHMS
             else key.private_key_pem_pkcs8
         )
-        # Each value secret on its own, so a plan or diff can name the keys without their values;
-        # the public key and known_hosts too, as every value of a Kubernetes Secret is to Pulumi.
+        # The SDK's Secret marks all of `stringData` secret, the public key and known_hosts too;
+        # the plan still names the keys.
         self.secret = core_v1.Secret(
             name,
             # Named after its namespace, as `flux bootstrap` names the Secret it writes.
             metadata=meta_v1.ObjectMetaArgs(name=args.namespace, namespace=args.namespace),
             type="Opaque",
             string_data={
-                "identity": secret(identity),
-                "identity.pub": secret(key.public_key_openssh),
-                "known_hosts": pulumi.Output.secret(
-                    known_hosts(args.github.known_hosts_name, host_keys)
-                ),
+                "identity": identity,
+                "identity.pub": key.public_key_openssh,
+                "known_hosts": known_hosts(args.github.known_hosts_name, host_keys),
             },
             opts=pulumi.ResourceOptions(
                 parent=self,

@@ -20,7 +20,8 @@ from typing import Any
 import yaml
 
 from settings.model import ENVIRONMENTS
-from tools.plan import REPO_ROOT, Plan, PlanError, plan_stack
+from tools.paths import REPO_ROOT
+from tools.plan import Plan, PlanError, plan_stack
 
 SYNC_FILE = "gotk-sync.yaml"
 LOCK_FILE = "toolkit.lock.yaml"

@@ -5,9 +5,10 @@ import pulumi_aws as aws
 import pulumi_github as github
 
 import guardrails
+from blueprints.deploy_key import deploy_key_title
 from components.app_credentials import SUMOLOGIC_SECRET, AppCredentials, AppCredentialsArgs
 from components.cluster import Cluster, ClusterArgs
-from components.deploy_key import DeployKey, DeployKeyArgs, deploy_key_title
+from components.deploy_key import DeployKey, DeployKeyArgs
 from components.network import Network, NetworkArgs
 from components.repository import Repository, RepositoryArgs
 from components.sync import Sync, SyncArgs

@@ -4,7 +4,6 @@ provider every Kubernetes resource of the program uses."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -15,88 +14,26 @@ from pulumi_aws.iam.get_session_context import get_session_context
 from pulumi_aws.provider import Provider as AwsProvider
 from pulumi_kubernetes.provider import Provider as KubernetesProvider
 
+from blueprints.cluster import (
+    CLUSTER_ADMIN_POLICY,
+    CLUSTER_ROLE_POLICIES,
+    NODE_ROLE_POLICIES,
+    assume_role_policy,
+    policy_resource_name,
+    render_kubeconfig,
+)
 from components.network import Network
 from settings.model import ClusterConfig
 from typed_outputs import secret
 
-# Exactly the AWS managed policies EKS documents for each role; nothing broader.
-CLUSTER_ROLE_POLICIES = ("arn:aws:iam::aws:policy/AmazonEKSClusterPolicy",)
-NODE_ROLE_POLICIES = (
-    "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",
-    "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",
-    "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryPullOnly",
-)
-CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
 
-
-def assume_role_policy(service: str) -> str:
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Service": service},
-                    "Action": ["sts:AssumeRole", "sts:TagSession"],
-                }
-            ],
-        }
-    )
-
-
-def policy_resource_name(policy_arn: str) -> str:
-    return policy_arn.rsplit("/", 1)[-1]
-
-
-def oidc_issuer(identities: Sequence[eks.outputs.ClusterIdentity]) -> str:
+def _oidc_issuer(identities: Sequence[eks.outputs.ClusterIdentity]) -> str:
     issuers = [
         oidc.issuer for identity in identities for oidc in identity.oidcs or () if oidc.issuer
     ]
     if not issuers:
         raise pulumi.RunError("the EKS cluster reports no OIDC issuer")
     return issuers[0]
-
-
-def render_kubeconfig(cluster_name: str, endpoint: str, certificate_data: str, region: str) -> str:
-    """A kubeconfig that authenticates through `aws eks get-token`, so no long-lived token is stored."""
-    return json.dumps(
-        {
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [
-                {
-                    "name": cluster_name,
-                    "cluster": {"server": endpoint, "certificate-authority-data": certificate_data},
-                }
-            ],
-            "contexts": [
-                {"name": cluster_name, "context": {"cluster": cluster_name, "user": cluster_name}}
-            ],
-            "current-context": cluster_name,
-            "users": [
-                {
-                    "name": cluster_name,
-                    "user": {
-                        "exec": {
-                            "apiVersion": "client.authentication.k8s.io/v1beta1",
-                            "command": "aws",
-                            "args": [
-                                "eks",
-                                "get-token",
-                                "--cluster-name",
-                                cluster_name,
-                                "--region",
-                                region,
-                            ],
-                            "interactiveMode": "Never",
-                        }
-                    },
-                }
-            ],
-        },
-        indent=2,
-        sort_keys=True,
-    )
 
 
 @dataclass(frozen=True)
@@ -228,7 +165,7 @@ class Cluster(pulumi.ComponentResource):
             ),
         )
 
-        issuer = cluster.identities.apply(oidc_issuer)
+        issuer = cluster.identities.apply(_oidc_issuer)
         # IAM trusts the EKS issuer's certificate chain itself, so no thumbprint is pinned.
         oidc = iam.OpenIdConnectProvider(
             f"{name}-oidc",

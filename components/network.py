@@ -3,7 +3,6 @@ tags AWS load balancer controllers look for. With existing subnets in config, no
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 
 import pulumi
@@ -11,38 +10,8 @@ from pulumi_aws import ec2
 from pulumi_aws.get_availability_zones import get_availability_zones
 from pulumi_aws.provider import Provider as AwsProvider
 
+from blueprints.network import plan_subnets, subnet_tags
 from settings.model import NetworkConfig
-
-# Private subnets get the first half of the VPC, public ones the second; each half is cut into eight
-# equal blocks so that up to six zones fit and a zone can be added without renumbering the others.
-_BLOCKS_PER_HALF = 8
-
-
-@dataclass(frozen=True)
-class SubnetPlan:
-    zone_index: int
-    private_cidr: str
-    public_cidr: str
-
-
-def plan_subnets(vpc_cidr: str, zones: int) -> list[SubnetPlan]:
-    network = ipaddress.IPv4Network(vpc_cidr)
-    private_half, public_half = network.subnets(prefixlen_diff=1)
-    extra_bits = _BLOCKS_PER_HALF.bit_length() - 1
-    private_blocks = list(private_half.subnets(prefixlen_diff=extra_bits))
-    public_blocks = list(public_half.subnets(prefixlen_diff=extra_bits))
-    if zones > len(private_blocks):
-        raise ValueError(f"{vpc_cidr} fits {len(private_blocks)} zones, not {zones}")
-    return [SubnetPlan(i, str(private_blocks[i]), str(public_blocks[i])) for i in range(zones)]
-
-
-def subnet_tags(cluster_name: str, public: bool) -> dict[str, str]:
-    role = "kubernetes.io/role/elb" if public else "kubernetes.io/role/internal-elb"
-    return {
-        role: "1",
-        f"kubernetes.io/cluster/{cluster_name}": "shared",
-        "Name": f"{cluster_name}-{'public' if public else 'private'}",
-    }
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from flux.sync import (
 from settings.model import GitHubConfig, SyncConfig
 
 
-def ready_metadata(namespace: str, timeout_seconds: int) -> meta_v1.ObjectMetaArgs:
+def _ready_metadata(namespace: str, timeout_seconds: int) -> meta_v1.ObjectMetaArgs:
     """Named after the namespace as `flux bootstrap` names them; `pulumi up` waits until Ready."""
     return meta_v1.ObjectMetaArgs(
         name=namespace, namespace=namespace, annotations=ready_annotations(timeout_seconds)
@@ -63,7 +63,7 @@ class Sync(pulumi.ComponentResource):
             f"{name}-source",
             api_version=GIT_REPOSITORY_API,
             kind="GitRepository",
-            metadata=ready_metadata(args.namespace, args.config.ready_timeout_seconds),
+            metadata=_ready_metadata(args.namespace, args.config.ready_timeout_seconds),
             spec=source,
             opts=pulumi.ResourceOptions.merge(
                 base, pulumi.ResourceOptions(depends_on=list(args.depends_on))
@@ -73,7 +73,7 @@ class Sync(pulumi.ComponentResource):
             f"{name}-kustomization",
             api_version=KUSTOMIZATION_API,
             kind="Kustomization",
-            metadata=ready_metadata(args.namespace, args.config.ready_timeout_seconds),
+            metadata=_ready_metadata(args.namespace, args.config.ready_timeout_seconds),
             spec=kustomization,
             opts=pulumi.ResourceOptions.merge(
                 base, pulumi.ResourceOptions(depends_on=[*args.depends_on, self.git_repository])

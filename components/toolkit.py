@@ -13,33 +13,18 @@ from pulumi_kubernetes.core import v1 as core_v1
 from pulumi_kubernetes.meta import v1 as meta_v1
 from pulumi_kubernetes.provider import Provider
 
-from flux.install import kubernetes_type_token, render_toolkit, resource_name
+from flux.install import render_toolkit, resource_name
 from flux.release import (
     InstallManifest,
     release_url,
 )
+from manifest_object import ManifestObject
 from settings.model import ToolkitConfig
 
 KubeObject = dict[str, Any]
 
 
-class ManifestObject(pulumi.CustomResource):
-    """An object of the upstream install manifest, applied as released (less its `status`, which
-    belongs to the cluster). Registered by token as the typed class for its kind would register it:
-    the objects are data, read from a file the program does not write, so a typed class would only
-    check their field names against the SDK at run time, and load the SDK's modules for every kind
-    the release ships."""
-
-    def __init__(self, name: str, obj: Mapping[str, Any], opts: pulumi.ResourceOptions) -> None:
-        super().__init__(
-            kubernetes_type_token(str(obj["apiVersion"]), str(obj["kind"])),
-            name,
-            {key: value for key, value in obj.items() if key != "status"},
-            opts,
-        )
-
-
-def namespace_metadata(obj: Mapping[str, Any]) -> meta_v1.ObjectMetaArgs:
+def _namespace_metadata(obj: Mapping[str, Any]) -> meta_v1.ObjectMetaArgs:
     """The manifest's Namespace as the program declares it; anything beyond its name, labels and
     annotations would be silently dropped, so a release that adds more stops the run instead."""
     metadata = obj["metadata"]
@@ -114,7 +99,7 @@ class Toolkit(pulumi.ComponentResource):
 
         namespaces = [
             core_v1.Namespace(
-                resource_name(obj), metadata=namespace_metadata(obj), opts=options(args.depends_on)
+                resource_name(obj), metadata=_namespace_metadata(obj), opts=options(args.depends_on)
             )
             for obj in objects
             if obj["kind"] == "Namespace"

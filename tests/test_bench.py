@@ -4,18 +4,25 @@ order, and how the medians and ratios come out. No timing is asserted."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from tests.conftest import FLUX_V294
 from tools.bench import (
     BAR_RATIO,
+    SDK_PACKAGES,
     bar_verdict,
     bench_stack,
     floor_command,
+    floor_imports,
     plan_command,
     results_document,
 )
+from tools.paths import REPO_ROOT
 
+FLOOR = ["pulumi", "yaml"]
 # Seconds the fake clock answers per command, in the order they are asked for.
 FAKE_SECONDS = {
     "floor": [9.0, 1.0, 2.0, 3.0],
@@ -25,7 +32,7 @@ FAKE_SECONDS = {
 
 def fake_clock(out_dir: Path, stack: str, calls: list[str]) -> Callable[[Sequence[str]], float]:
     labels = {
-        tuple(floor_command()): "floor",
+        tuple(floor_command(FLOOR)): "floor",
         tuple(plan_command(stack, out_dir)): "plan",
     }
     answers = {label: iter(seconds) for label, seconds in FAKE_SECONDS.items()}
@@ -47,13 +54,13 @@ def write_resources(out_dir: Path, stack: str) -> None:
 def test_each_command_is_warmed_up_once_then_the_two_are_interleaved(tmp_path: Path) -> None:
     write_resources(tmp_path, "dev")
     calls: list[str] = []
-    bench_stack("dev", 3, tmp_path, fake_clock(tmp_path, "dev", calls))
+    bench_stack("dev", 3, tmp_path, FLOOR, fake_clock(tmp_path, "dev", calls))
     assert calls == ["floor", "plan"] * 4
 
 
 def test_medians_leave_the_warm_up_out_and_ratios_divide_them(tmp_path: Path) -> None:
     write_resources(tmp_path, "dev")
-    result = bench_stack("dev", 3, tmp_path, fake_clock(tmp_path, "dev", []))
+    result = bench_stack("dev", 3, tmp_path, FLOOR, fake_clock(tmp_path, "dev", []))
     assert (result.plan.median_seconds, result.floor.median_seconds) == (5.0, 2.0)
     assert result.ratio == 2.5
     assert (result.resources, result.custom_resources) == (3, 2)
@@ -61,7 +68,7 @@ def test_medians_leave_the_warm_up_out_and_ratios_divide_them(tmp_path: Path) ->
 
 def test_the_bar_is_judged_on_dev_only(tmp_path: Path) -> None:
     write_resources(tmp_path, "qa")
-    qa = bench_stack("qa", 3, tmp_path, fake_clock(tmp_path, "qa", []))
+    qa = bench_stack("qa", 3, tmp_path, FLOOR, fake_clock(tmp_path, "qa", []))
     document = results_document([qa], 3)
     assert document["bar"] == {"stack": "dev", "max_ratio": BAR_RATIO, "ratio": None, "met": None}
     assert "not measured" in bar_verdict([qa])
@@ -69,7 +76,7 @@ def test_the_bar_is_judged_on_dev_only(tmp_path: Path) -> None:
 
 def test_a_ratio_above_the_bar_is_reported_not_met(tmp_path: Path) -> None:
     write_resources(tmp_path, "dev")
-    dev = bench_stack("dev", 3, tmp_path, fake_clock(tmp_path, "dev", []))
+    dev = bench_stack("dev", 3, tmp_path, FLOOR, fake_clock(tmp_path, "dev", []))
     assert results_document([dev], 3)["bar"] == {
         "stack": "dev",
         "max_ratio": BAR_RATIO,
@@ -79,8 +86,44 @@ def test_a_ratio_above_the_bar_is_reported_not_met(tmp_path: Path) -> None:
     assert bar_verdict([dev]).endswith("2.50, NOT met")
 
 
-def test_the_floor_imports_exactly_the_top_level_packages() -> None:
-    assert floor_command()[1:] == [
-        "-c",
-        "import pulumi, pulumi_aws, pulumi_kubernetes, pulumi_github, pulumi_tls, yaml",
-    ]
+# Prints, as its last line, the type tokens of every resource class loaded in the process so far.
+_LOADED_TYPED_CLASSES = """
+import json, pulumi
+from pulumi.type_token import get_type_token
+
+def subclasses(cls):
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from subclasses(sub)
+
+print(json.dumps(sorted({t for c in subclasses(pulumi.Resource) if (t := get_type_token(c))})))
+"""
+
+
+def loaded_type_tokens(script: str) -> set[str]:
+    completed = subprocess.run(
+        [sys.executable, "-c", script + _LOADED_TYPED_CLASSES],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return set(json.loads(completed.stdout.splitlines()[-1]))
+
+
+def test_the_floor_loads_every_typed_class_the_plan_declares_with_and_only_sdk_modules(
+    tmp_path: Path,
+) -> None:
+    modules = floor_imports("dev", tmp_path / "found")
+    assert all(module.split(".")[0] in SDK_PACKAGES for module in modules)
+
+    plan = (
+        "from tools.plan import main\n"
+        f"main(['--stack', 'dev', '--out', {str(tmp_path / 'plan')!r}, "
+        f"'--flux-manifests', {str(FLUX_V294)!r}])\n"
+    )
+    loaded_by_plan = loaded_type_tokens(plan)
+    resources = json.loads((tmp_path / "plan" / "dev" / "resources.json").read_text())
+    declared_by_typed_class = loaded_by_plan & {resource["type"] for resource in resources}
+    assert {"aws:eks/cluster:Cluster", "kubernetes:core/v1:Secret"} <= declared_by_typed_class
+    assert declared_by_typed_class <= loaded_type_tokens(floor_command(modules)[2] + "\n")

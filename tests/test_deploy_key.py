@@ -14,7 +14,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-from components.deploy_key import KEY_ALGORITHMS, deploy_key_title, known_hosts
+from blueprints.deploy_key import KEY_ALGORITHMS, deploy_key_title, known_hosts
 from offline.engine import RecordedResource
 from offline.keys import tls_private_key_outputs
 from offline.outputs import GITHUB_SSH_KEYS

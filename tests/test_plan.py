@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
-from components.cluster import CLUSTER_ROLE_POLICIES, NODE_ROLE_POLICIES, render_kubeconfig
-from components.network import plan_subnets
+from blueprints.cluster import CLUSTER_ROLE_POLICIES, NODE_ROLE_POLICIES, render_kubeconfig
+from blueprints.network import plan_subnets
 from tests.conftest import ENVIRONMENTS, FLUX_V294, REPO_ROOT, repo_plan
 from tools.plan import write_plan
 

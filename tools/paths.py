@@ -12,8 +12,11 @@ PROGRAM_PATHS = (
     "__main__.py",
     "Pulumi.yaml",
     "components",
+    "blueprints",
     "settings",
     "flux",
     "guardrails.py",
+    "manifest_object.py",
+    "typed_outputs.py",
     "urns.py",
 )

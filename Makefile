@@ -1,6 +1,10 @@
 # Every target sets up its own virtualenv from the pinned requirements, so a fresh
 # clone needs only what README.md lists (python3, make, git, ssh, kubectl).
 PYTHON ?= python3
+# The stock image sets PYTHONDONTWRITEBYTECODE, so every process would compile the SDK modules the
+# program loads from source again (pulumi_aws' ec2, eks and iam: half a minute each time here).
+# Python's own bytecode cache in the venv and the work tree is what makes the second process fast.
+unexport PYTHONDONTWRITEBYTECODE
 VENV := venv
 PY := $(VENV)/bin/python
 STACK ?= dev

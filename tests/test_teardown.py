@@ -15,6 +15,7 @@ import pytest
 from flux.sync import DELETION_POLICY
 from settings.parse import parse_go_duration
 from tests.conftest import ENVIRONMENTS, repo_plan
+from tests.gitops_support import flux_timeout_seconds
 from tests.graph_support import Graph, Node, destroy_order, graph_of, must_delete_before
 
 GIT_REPOSITORY = "kubernetes:source.toolkit.fluxcd.io/v1:GitRepository"
@@ -156,17 +157,6 @@ def test_a_network_not_outliving_the_sync_objects_is_caught() -> None:
         graph.of_type(KUSTOMIZATION) + graph.of_type(NODE_GROUP) + graph.of_type(EKS_CLUSTER)
     ):
         assert f"{node.type}::{node.name} must be deleted before {VPC}::{vpc.name}" in violations
-
-
-def flux_timeout_seconds(spec: dict[str, object]) -> int:
-    """How long kustomize-controller waits, on delete, for what the Kustomization applied to go:
-    `spec.timeout`, or the interval less 30s, never under 30s (fluxcd/kustomize-controller
-    api/v1/kustomization_types.go, Kustomization.GetTimeout)."""
-    if "timeout" in spec:
-        seconds = parse_go_duration(str(spec["timeout"])) // 10**9
-    else:
-        seconds = parse_go_duration(str(spec["interval"])) // 10**9 - 30
-    return max(seconds, 30)
 
 
 @pytest.mark.parametrize("stack", ENVIRONMENTS)

@@ -1,6 +1,6 @@
 """The bootstrap sync: the GitRepository and Kustomization that make Flux apply this repository's
 cluster path, declared last and awaited until Flux reports them Ready, so a green `pulumi up` means
-the cluster really synced."""
+the cluster really synced; on destroy, awaited until Flux has removed everything they applied."""
 
 from __future__ import annotations
 
@@ -58,7 +58,14 @@ class Sync(pulumi.ComponentResource):
         )
         kustomization = kustomization_spec(args.config, source_name=args.namespace)
         self.path = kustomization["path"]
-        base = pulumi.ResourceOptions(parent=self, provider=args.kubernetes_provider)
+        base = pulumi.ResourceOptions(
+            parent=self,
+            provider=args.kubernetes_provider,
+            # The provider waits this long for a delete when set, before the timeoutSeconds
+            # annotation; readyTimeout is longer than the Flux timeout the Kustomization's
+            # finalizer waits for, so Pulumi does not give up while Flux is still pruning.
+            custom_timeouts=pulumi.CustomTimeouts(delete=f"{args.config.ready_timeout_seconds}s"),
+        )
         self.git_repository = CustomResource(
             f"{name}-source",
             api_version=GIT_REPOSITORY_API,

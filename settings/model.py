@@ -152,6 +152,9 @@ class SyncConfig:
     interval: str
     kustomization_interval: str
     ready_timeout_seconds: int
+    # The bootstrap Kustomization's `spec.timeout`: how long Flux waits for the tree to become
+    # healthy, and on delete for what it applied to be gone.
+    timeout: str
 
 
 @dataclass(frozen=True)

@@ -504,6 +504,17 @@ def _parse_sync(section: _Section, environment: str) -> SyncConfig:
     interval = _duration(section, "interval", "1m")
     kustomization_interval = _duration(section, "kustomizationInterval", "10m")
     ready_timeout = _duration(section, "readyTimeout", "10m", minimum_seconds=30)
+    # kustomize-controller never waits less than 30s (Kustomization.GetTimeout), so a shorter value
+    # would not be the timeout Flux uses.
+    timeout = _duration(section, "timeout", "5m", minimum_seconds=30)
+    # Pulumi must outwait Flux: on `up` Flux reports the tree's health within `timeout`, and on
+    # destroy it releases the Kustomization within `timeout`.
+    _check(
+        ready_timeout > timeout,
+        section.path("readyTimeout"),
+        section.value("readyTimeout", str, "10m"),
+        f"longer than {section.path('timeout')} ({format_go_duration(timeout * 10**9)})",
+    )
     section.finish()
     return SyncConfig(
         branch=branch,
@@ -511,6 +522,7 @@ def _parse_sync(section: _Section, environment: str) -> SyncConfig:
         interval=format_go_duration(interval * 10**9),
         kustomization_interval=format_go_duration(kustomization_interval * 10**9),
         ready_timeout_seconds=ready_timeout,
+        timeout=format_go_duration(timeout * 10**9),
     )
 
 

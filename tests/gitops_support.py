@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from settings.parse import parse_go_duration
 from tools.paths import REPO_ROOT
 
 CLUSTERS = Path("gitops/aws/clusters")
@@ -57,3 +58,14 @@ def edit_yaml(path: Path, change: Callable[[dict[str, Any]], None]) -> None:
     document = yaml.safe_load(path.read_text())
     change(document)
     path.write_text(yaml.safe_dump(document, sort_keys=False))
+
+
+def flux_timeout_seconds(spec: Mapping[str, Any]) -> int:
+    """How long kustomize-controller gives a Kustomization's health checks, and on deletion its
+    wait for what it applied to be gone: `spec.timeout`, else the interval less 30s, never under
+    30s (fluxcd/kustomize-controller api/v1/kustomization_types.go, Kustomization.GetTimeout)."""
+    if "timeout" in spec:
+        seconds = parse_go_duration(str(spec["timeout"])) // 10**9
+    else:
+        seconds = parse_go_duration(str(spec["interval"])) // 10**9 - 30
+    return max(seconds, 30)

@@ -62,6 +62,7 @@ def test_defaults_match_flux_bootstrap() -> None:
     assert settings.sync.interval == "1m0s"
     assert settings.sync.kustomization_interval == "10m0s"
     assert settings.sync.branch == "main"
+    assert settings.sync.timeout == "5m0s"
     assert settings.deploy_key.algorithm == "ecdsa-p384"
     assert settings.deploy_key.read_write is False
     assert settings.github.host == "github.com"
@@ -148,6 +149,16 @@ BAD_VALUES = [
         "eks-gitops:cluster.nodes.desiredSize",
     ),
     ("interval", _set("eks-gitops:sync.interval", "soon"), "eks-gitops:sync.interval"),
+    ("sync timeout", _set("eks-gitops:sync.timeout", "an hour"), "eks-gitops:sync.timeout"),
+    # kustomize-controller waits at least 30s whatever spec.timeout says
+    # (fluxcd/kustomize-controller api/v1/kustomization_types.go, Kustomization.GetTimeout).
+    ("sync timeout under 30s", _set("eks-gitops:sync.timeout", "20s"), "eks-gitops:sync.timeout"),
+    # Pulumi must outwait Flux: the default timeout is 5m.
+    (
+        "ready as short as flux",
+        _set("eks-gitops:sync.readyTimeout", "5m"),
+        "eks-gitops:sync.readyTimeout",
+    ),
     (
         "component",
         _set(
@@ -249,6 +260,24 @@ def test_a_bad_value_is_one_error_naming_its_key(edit: Callable[[Raw], None], ke
     assert message.startswith(f"config error: {key} = ")
     assert "expected" in message
     assert "\n" not in message
+
+
+def test_ready_timeout_must_outlast_the_flux_timeout() -> None:
+    raw = minimal()
+    raw["eks-gitops:sync"] = {"timeout": "20m", "readyTimeout": "15m"}
+    with pytest.raises(ConfigError) as error:
+        parse_stack_config(raw, "dev")
+    assert error.value.key == "eks-gitops:sync.readyTimeout"
+    assert "eks-gitops:sync.timeout (20m0s)" in str(error.value)
+    raw["eks-gitops:sync"]["readyTimeout"] = "21m"
+    sync = parse_stack_config(raw, "dev").sync
+    assert (sync.timeout, sync.ready_timeout_seconds) == ("20m0s", 21 * 60)
+
+
+@pytest.mark.parametrize("stack", ENVIRONMENTS)
+def test_every_stack_sets_both_sync_timeouts(stack: str) -> None:
+    sync = stack_document(stack)["config"]["eks-gitops:sync"]
+    assert "timeout" in sync and "readyTimeout" in sync
 
 
 def test_the_stack_name_and_environment_must_agree() -> None:

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
 from settings.model import ENVIRONMENTS
-from tests.gitops_support import CLUSTERS, env_file
-from tools.gitops.cluster_tree import ClusterTree, expand_cluster
+from settings.parse import parse_go_duration, parse_stack_config
+from tests.conftest import stack_document
+from tests.gitops_support import CLUSTERS, env_file, flux_timeout_seconds
+from tools.gitops.cluster_tree import ClusterTree, expand_cluster, is_flux_kustomization
 from tools.gitops.kustomize import Builder
 from tools.paths import REPO_ROOT
 from tools.validate import validate
@@ -179,3 +184,87 @@ def test_no_credential_looking_text_under_gitops() -> None:
             text = path.read_text()
             for pattern in CREDENTIAL_PATTERNS:
                 assert not pattern.search(text), f"{path}: {pattern.pattern}"
+
+
+def flux_kustomizations(root: Path) -> list[tuple[Path, Mapping[str, Any]]]:
+    """Every Flux Kustomization written anywhere under gitops/, the generated records included."""
+    return [
+        (path, document)
+        for path in sorted((root / "gitops").rglob("*.y*ml"))
+        for document in yaml.safe_load_all(path.read_text())
+        if isinstance(document, dict) and is_flux_kustomization(document)
+    ]
+
+
+def teardown_problems(kustomizations: list[tuple[Path, Mapping[str, Any]]]) -> list[str]:
+    # Flux Kustomization v1 API reference
+    # (https://fluxcd.io/flux/components/kustomize/kustomizations/, "Deletion policy",
+    # "Timeout", "Wait"): with the default deletionPolicy, MirrorPrune, deleting a Kustomization
+    # deletes what it applied in the background and lets the Kustomization go at once;
+    # WaitForTermination holds it until all of that is gone from etcd, for at most spec.timeout
+    # (which otherwise defaults to the interval). `wait` makes Ready mean every applied object is
+    # healthy, which the bootstrap Kustomization's own wait relies on.
+    problems = []
+    for path, document in kustomizations:
+        spec = document.get("spec") or {}
+        name = f"{path.relative_to(REPO_ROOT)}: {document['metadata']['name']}"
+        if spec.get("deletionPolicy") != "WaitForTermination":
+            problems.append(f"{name}: deletionPolicy is not WaitForTermination")
+        if "timeout" not in spec:
+            problems.append(f"{name}: no explicit timeout")
+        if spec.get("wait") is not True:
+            problems.append(f"{name}: wait is not true")
+    return problems
+
+
+def test_every_flux_kustomization_waits_for_its_objects_and_has_a_timeout() -> None:
+    kustomizations = flux_kustomizations(REPO_ROOT)
+    # app-cluster in each cluster, ingress-traefik in dev, the bootstrap record in each cluster.
+    assert len(kustomizations) == 7
+    assert teardown_problems(kustomizations) == []
+
+
+def test_a_kustomization_that_would_not_wait_on_delete_is_caught() -> None:
+    [(path, app_cluster), *_] = [
+        (p, k) for p, k in flux_kustomizations(REPO_ROOT) if k["metadata"]["name"] == "app-cluster"
+    ]
+    spec = {k: v for k, v in app_cluster["spec"].items() if k not in ("deletionPolicy", "timeout")}
+    doctored = {**app_cluster, "spec": spec}
+    name = f"{path.relative_to(REPO_ROOT)}: app-cluster"
+    assert teardown_problems([(path, doctored)]) == [
+        f"{name}: deletionPolicy is not WaitForTermination",
+        f"{name}: no explicit timeout",
+    ]
+
+
+def longest_chain_seconds(kustomizations: Mapping[str, Mapping[str, Any]]) -> int:
+    """The longest run of Flux timeouts along dependsOn: a Kustomization starts only once those it
+    depends on are Ready (Flux Kustomization v1 API reference, "Dependencies")."""
+
+    def chain(name: str) -> int:
+        spec = kustomizations[name]["spec"]
+        before = [
+            chain(d["name"]) for d in spec.get("dependsOn", ()) if d["name"] in kustomizations
+        ]
+        return flux_timeout_seconds(spec) + max(before, default=0)
+
+    return max((chain(name) for name in kustomizations), default=0)
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_the_bootstrap_timeout_covers_the_tree_below_it(
+    env: str, clusters: dict[str, ClusterTree]
+) -> None:
+    settings = parse_stack_config(json.loads(json.dumps(stack_document(env)["config"])), env)
+    namespace = settings.toolkit.namespace
+    children = {
+        m.name: m.body
+        for m in clusters[env].manifests.values()
+        if is_flux_kustomization(m.body) and (m.namespace, m.name) != (namespace, namespace)
+    }
+    assert children
+    # The bootstrap Kustomization health-checks its children within its own timeout (`wait`), and
+    # on delete waits that long for them to finish their own WaitForTermination; a shorter timeout
+    # would fail `up` on a tree that is still converging, or let go before the tree is gone.
+    bootstrap = parse_go_duration(settings.sync.timeout) // 10**9
+    assert bootstrap >= longest_chain_seconds(children)

@@ -1,16 +1,21 @@
 """`pulumi destroy` takes the cluster apart in an order that cannot strand anything.
 
 Flux's sync objects carry finalizers only the controllers release; custom resources vanish with their
-CRDs; a namespace waits for its contents; and nothing Kubernetes-side can be deleted once the node
-group or the cluster is gone. The engine deletes a resource before everything it depends on, so
-each of these orderings has to be an edge (or chain of edges) in the recorded graph.
+CRDs; a namespace waits for its contents; nothing Kubernetes-side can be deleted once the node
+group or the cluster is gone; and a load balancer a chart created keeps its subnets, security group
+and so the VPC from being deleted until Flux has uninstalled the chart. The engine deletes a
+resource before everything it depends on, so each of these orderings has to be an edge (or chain of
+edges) in the recorded graph. And each wait has to be long enough: Pulumi must outwait Flux.
 """
 
 from __future__ import annotations
 
 import pytest
 
+from flux.sync import DELETION_POLICY
+from settings.parse import parse_go_duration
 from tests.conftest import ENVIRONMENTS, repo_plan
+from tests.gitops_support import flux_timeout_seconds
 from tests.graph_support import Graph, Node, destroy_order, graph_of, must_delete_before
 
 GIT_REPOSITORY = "kubernetes:source.toolkit.fluxcd.io/v1:GitRepository"
@@ -20,6 +25,17 @@ CRD = "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition"
 NAMESPACE = "kubernetes:core/v1:Namespace"
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
 EKS_CLUSTER = "aws:eks/cluster:Cluster"
+VPC = "aws:ec2/vpc:Vpc"
+SUBNET = "aws:ec2/subnet:Subnet"
+NETWORK = (
+    VPC,
+    SUBNET,
+    "aws:ec2/internetGateway:InternetGateway",
+    "aws:ec2/natGateway:NatGateway",
+    "aws:ec2/eip:Eip",
+    "aws:ec2/routeTable:RouteTable",
+    "aws:ec2/routeTableAssociation:RouteTableAssociation",
+)
 
 
 def kubernetes_objects(graph: Graph) -> list[Node]:
@@ -32,11 +48,21 @@ def teardown_violations(graph: Graph) -> list[str]:
     controllers = graph.of_type(DEPLOYMENT)
     foundations = graph.of_type(CRD) + graph.of_type(NAMESPACE)
     infrastructure = graph.of_type(NODE_GROUP) + graph.of_type(EKS_CLUSTER)
+    network = [node for type_token in NETWORK for node in graph.of_type(type_token)]
     required = [
         *((s, c) for s in sync for c in controllers),
         *((c, f) for c in controllers for f in foundations),
         *((ns, i) for ns in graph.of_type(NAMESPACE) for i in infrastructure),
         *((k, i) for k in kubernetes_objects(graph) for i in infrastructure),
+        # Flux's uninstall of a chart removes its load balancer, whose interfaces sit in the
+        # subnets and need the internet gateway's routes until then.
+        *((s, n) for s in sync for n in network),
+        *((ng, n) for ng in graph.of_type(NODE_GROUP) for n in network),
+        *(
+            (c, n)
+            for c in graph.of_type(EKS_CLUSTER)
+            for n in graph.of_type(SUBNET) + graph.of_type(VPC)
+        ),
     ]
     return [
         f"{first.type}::{first.name} must be deleted before {then.type}::{then.name}"
@@ -51,7 +77,16 @@ def test_destroy_order_releases_finalizers_before_their_controllers_and_the_clus
 ) -> None:
     graph = graph_of(repo_plan(stack))
     # Every group the rules talk about is present, so no rule is vacuously true.
-    for type_token in (GIT_REPOSITORY, KUSTOMIZATION, DEPLOYMENT, CRD, NAMESPACE, NODE_GROUP):
+    for type_token in (
+        GIT_REPOSITORY,
+        KUSTOMIZATION,
+        DEPLOYMENT,
+        CRD,
+        NAMESPACE,
+        NODE_GROUP,
+        EKS_CLUSTER,
+        *NETWORK,
+    ):
         assert graph.of_type(type_token), type_token
     assert teardown_violations(graph) == []
 
@@ -66,13 +101,16 @@ def test_one_concrete_destroy_order_follows_the_rules(stack: str) -> None:
     namespace = graph.find(NAMESPACE, "gitops-system")
     node_group = graph.of_type(NODE_GROUP)[0]
     cluster = graph.of_type(EKS_CLUSTER)[0]
+    vpc = graph.of_type(VPC)[0]
     assert (
         position[kustomization.urn]
         < position[source_controller.urn]
         < position[namespace.urn]
         < position[node_group.urn]
         < position[cluster.urn]
+        < position[vpc.urn]
     )
+    assert position[vpc.urn] > max(position[n.urn] for n in graph.of_type(SUBNET))
     # Every resource appears once, each after all of its dependents.
     assert sorted(order) == sorted(graph.nodes)
     for node in graph.nodes.values():
@@ -105,3 +143,42 @@ def test_a_namespace_not_tied_to_the_node_group_is_caught() -> None:
     # Cluster-scoped objects reach the node group on their own edges; only what hangs off the
     # namespace loses it.
     assert all(node_group.name in violation for violation in violations)
+
+
+def test_a_network_not_outliving_the_sync_objects_is_caught() -> None:
+    graph = graph_of(repo_plan("dev"))
+    vpc = graph.of_type(VPC)[0]
+    broken = graph
+    for node in graph.nodes.values():
+        if vpc.urn in node.depends_on:
+            broken = broken.without_edge(node.urn, vpc.urn)
+    violations = teardown_violations(broken)
+    for node in (
+        graph.of_type(KUSTOMIZATION) + graph.of_type(NODE_GROUP) + graph.of_type(EKS_CLUSTER)
+    ):
+        assert f"{node.type}::{node.name} must be deleted before {VPC}::{vpc.name}" in violations
+
+
+@pytest.mark.parametrize("stack", ENVIRONMENTS)
+def test_deleting_the_sync_waits_for_flux_to_remove_what_it_applied(stack: str) -> None:
+    plan = repo_plan(stack)
+    [kustomization] = plan.run.of_type(KUSTOMIZATION)
+    spec = kustomization.plain_inputs["spec"]
+    # Flux Kustomization v1 API reference, "Deletion policy"
+    # (https://fluxcd.io/flux/components/kustomize/kustomizations/#deletion-policy): the default,
+    # MirrorPrune, deletes what was applied without waiting; WaitForTermination keeps the
+    # finalizer until it is gone from etcd or spec.timeout passes
+    # (fluxcd/kustomize-controller internal/controller/kustomization_controller.go, finalize:
+    # WaitForSetTermination with GetTimeout(), then RemoveFinalizer).
+    assert spec["deletionPolicy"] == DELETION_POLICY == "WaitForTermination"
+    assert spec["timeout"] == plan.settings.sync.timeout
+    flux_wait = flux_timeout_seconds(spec)
+    # pulumi-kubernetes provider/pkg/await/await.go, Deletion: the delete waits for the object to
+    # be gone for the resource's custom delete timeout, else the pulumi.com/timeoutSeconds
+    # annotation (provider/pkg/metadata/overrides.go, TimeoutDuration), else 10 minutes. The custom
+    # timeout is a duration string such as 5m or 40s (pulumi SDK, pulumi/resource.py,
+    # CustomTimeouts).
+    for sync_object in [*plan.run.of_type(GIT_REPOSITORY), kustomization]:
+        delete = sync_object.custom_timeouts.get("delete", "")
+        assert delete, f"{sync_object.name} has no delete timeout"
+        assert parse_go_duration(delete) // 10**9 > flux_wait, (sync_object.name, delete)

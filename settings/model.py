@@ -73,7 +73,8 @@ class ExistingNetwork:
 @dataclass(frozen=True)
 class NetworkConfig:
     vpc_cidr: str
-    availability_zones: int
+    availability_zones: tuple[str, ...]
+    """Zone names from the stack file, in subnet order; empty with an existing network."""
     single_nat_gateway: bool
     existing: ExistingNetwork | None
 
@@ -100,6 +101,11 @@ class ClusterConfig:
     protect: bool
     admin_role_arns: tuple[str, ...]
     nodes: NodeGroupConfig
+    deployer_role_arn: str
+    """The role `pulumi up` runs as (CI's), granted cluster-admin whoever actually runs the program."""
+    private_access_cidrs: tuple[str, ...]
+    private_access_security_group_ids: tuple[str, ...]
+    """Where a runner inside the VPC (or a network routed into it) reaches the private endpoint from."""
 
 
 @dataclass(frozen=True)

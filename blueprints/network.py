@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
-from typing import Final
 
 # Private subnets get the first half of the VPC, public ones the second; each half is cut into eight
 # equal blocks so that up to six zones fit and a zone can be added without renumbering the others.
 _BLOCKS_PER_HALF = 8
-MAX_ZONES: Final = 6
 
 
 @dataclass(frozen=True)

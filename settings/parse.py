@@ -10,7 +10,6 @@ from collections.abc import Mapping, Sequence
 from fractions import Fraction
 from typing import Final, TypeVar
 
-from blueprints.network import MAX_ZONES
 from flux.install import DEFAULT_COMPONENTS, KNOWN_COMPONENTS, REQUIRED_COMPONENTS
 from settings.model import (
     AMI_TYPES,
@@ -19,6 +18,7 @@ from settings.model import (
     DEPLOY_KEY_ALGORITHMS,
     ENVIRONMENTS,
     KNOWN_KEYS,
+    MAX_ZONES,
     MISSING,
     POLICY_RULES,
     PROD_WAIVABLE_RULES,

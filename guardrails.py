@@ -160,13 +160,13 @@ def _config_findings(settings: StackConfig) -> list[Violation]:
                 "list private subnets in at least two availability zones",
             )
         )
-    elif existing is None and settings.network.availability_zones < 2:
+    elif existing is None and len(settings.network.availability_zones) < 2:
         found.append(
             Violation(
                 "multi-az",
                 f"{PROJECT}:network.availabilityZones",
-                f"is {settings.network.availability_zones}, so every node sits in one zone",
-                "set availabilityZones: 2 or more",
+                f"names {list(settings.network.availability_zones)}, so every node sits in one zone",
+                "name 2 or more zones in availabilityZones",
             )
         )
     if nodes.min_size < MIN_NODES:
@@ -185,7 +185,8 @@ def _config_findings(settings: StackConfig) -> list[Violation]:
                 f"{key}.publicAccessCidrs",
                 f"{list(cluster.public_access_cidrs) or '(none)'} with endpointPublicAccess true "
                 "opens the Kubernetes API to the internet",
-                "set endpointPublicAccess: false, or publicAccessCidrs to the office and CI ranges",
+                "set endpointPublicAccess: false with privateAccessCidrs for the runner, or "
+                "publicAccessCidrs to the office and CI ranges",
             )
         )
     if "audit" not in cluster.log_types:

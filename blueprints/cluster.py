@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 # Exactly the AWS managed policies EKS documents for each role; nothing broader.
 CLUSTER_ROLE_POLICIES = ("arn:aws:iam::aws:policy/AmazonEKSClusterPolicy",)
@@ -12,6 +15,30 @@ NODE_ROLE_POLICIES = (
     "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryPullOnly",
 )
 CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+
+
+@dataclass(frozen=True)
+class AdminAccess:
+    """One cluster-admin access entry: its principal, the resource name derived from that principal
+    alone, and the names the same grant had when entries were named by list position."""
+
+    principal_arn: str
+    name: str
+    former_names: tuple[str, ...]
+
+
+def access_entry_name(principal_arn: str) -> str:
+    """A resource name that follows the principal, not its place in a list or who runs Pulumi."""
+    return "access-" + hashlib.sha256(principal_arn.encode()).hexdigest()[:12]
+
+
+def admin_access(deployer_role_arn: str, admin_role_arns: Sequence[str]) -> list[AdminAccess]:
+    """The deployer and the admin roles, each principal once (EKS takes one access entry per
+    principal), with the position-based names their entries had before: `deployer`, `admin-<i>`."""
+    former: dict[str, list[str]] = {deployer_role_arn: ["deployer"]}
+    for index, arn in enumerate(admin_role_arns):
+        former.setdefault(arn, []).append(f"admin-{index}")
+    return [AdminAccess(arn, access_entry_name(arn), tuple(names)) for arn, names in former.items()]
 
 
 def assume_role_policy(service: str) -> str:

@@ -1,6 +1,6 @@
-"""The EKS cluster: IAM roles, secrets encryption key, control plane, access for the deploying identity,
-a managed node group with IMDSv2, the OIDC provider for service-account roles, and the Kubernetes
-provider every Kubernetes resource of the program uses."""
+"""The EKS cluster: IAM roles, secrets encryption key, control plane, access for the deployer and admin
+roles and for the deployer's network, a managed node group with IMDSv2, the OIDC provider for
+service-account roles, and the Kubernetes provider every Kubernetes resource of the program uses."""
 
 from __future__ import annotations
 
@@ -8,9 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
-from pulumi_aws import ec2, eks, iam, kms
-from pulumi_aws.get_caller_identity import get_caller_identity
-from pulumi_aws.iam.get_session_context import get_session_context
+from pulumi_aws import ec2, eks, iam, kms, vpc
 from pulumi_aws.provider import Provider as AwsProvider
 from pulumi_kubernetes.provider import Provider as KubernetesProvider
 
@@ -18,6 +16,7 @@ from blueprints.cluster import (
     CLUSTER_ADMIN_POLICY,
     CLUSTER_ROLE_POLICIES,
     NODE_ROLE_POLICIES,
+    admin_access,
     assume_role_policy,
     policy_resource_name,
     render_kubeconfig,
@@ -34,6 +33,12 @@ def _oidc_issuer(identities: Sequence[eks.outputs.ClusterIdentity]) -> str:
     if not issuers:
         raise pulumi.RunError("the EKS cluster reports no OIDC issuer")
     return issuers[0]
+
+
+def _cluster_security_group(vpc_config: eks.outputs.ClusterVpcConfig) -> str:
+    if not vpc_config.cluster_security_group_id:
+        raise pulumi.RunError("the EKS cluster reports no cluster security group")
+    return vpc_config.cluster_security_group_id
 
 
 @dataclass(frozen=True)
@@ -110,6 +115,7 @@ class Cluster(pulumi.ComponentResource):
         )
 
         admin_grants = self._grant_admins(name, config, cluster, opts_aws)
+        runner_access = self._admit_runner(name, config, cluster, opts_aws)
 
         launch_template = ec2.LaunchTemplate(
             f"{name}-nodes",
@@ -181,13 +187,13 @@ class Cluster(pulumi.ComponentResource):
                 cluster.certificate_authority.data,
             ).apply(lambda values: render_kubeconfig(values[0], values[1], values[2], args.region))
         )
-        # Kubernetes objects are only applied once someone is allowed into the cluster, and they
-        # are deleted while that access still exists.
+        # Kubernetes objects are only applied once the deployer is allowed into the cluster and its
+        # runner can reach the endpoint, and they are deleted while both still hold.
         self.kubernetes_provider = KubernetesProvider(
             f"{name}-kubernetes",
             kubeconfig=kubeconfig,
             delete_unreachable=False,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=admin_grants),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*admin_grants, *runner_access]),
         )
         self.cluster_name = cluster.name
         self.endpoint = cluster.endpoint
@@ -226,33 +232,62 @@ class Cluster(pulumi.ComponentResource):
         cluster: eks.Cluster,
         opts: pulumi.ResourceOptions,
     ) -> list[pulumi.Resource]:
-        """Cluster-admin access entries for the identity running Pulumi and the configured roles.
-
-        An assumed-role session ARN is not a valid principal; its issuing role is."""
-        caller = get_caller_identity(opts=pulumi.InvokeOptions(parent=self, provider=opts.provider))
-        deployer = get_session_context(
-            arn=caller.arn, opts=pulumi.InvokeOptions(parent=self, provider=opts.provider)
-        ).issuer_arn
+        """Cluster-admin access entries for the configured deployer and admin roles, named by
+        principal: who happens to run `pulumi up` changes nothing, and neither does list order."""
         grants: list[pulumi.Resource] = []
-        principals = {
-            "deployer": deployer,
-            **{f"admin-{i}": arn for i, arn in enumerate(config.admin_role_arns)},
-        }
-        for label, principal in principals.items():
+        for access in admin_access(config.deployer_role_arn, config.admin_role_arns):
+            named = pulumi.ResourceOptions.merge(
+                opts,
+                pulumi.ResourceOptions(
+                    aliases=[pulumi.Alias(name=f"{name}-{old}") for old in access.former_names]
+                ),
+            )
             entry = eks.AccessEntry(
-                f"{name}-{label}", cluster_name=cluster.name, principal_arn=principal, opts=opts
+                f"{name}-{access.name}",
+                cluster_name=cluster.name,
+                principal_arn=access.principal_arn,
+                opts=named,
             )
             grants.append(
                 eks.AccessPolicyAssociation(
-                    f"{name}-{label}",
+                    f"{name}-{access.name}",
                     cluster_name=cluster.name,
                     principal_arn=entry.principal_arn,
                     policy_arn=CLUSTER_ADMIN_POLICY,
                     access_scope=eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
-                    opts=opts,
+                    opts=named,
                 )
             )
         return grants
+
+    def _admit_runner(
+        self,
+        name: str,
+        config: ClusterConfig,
+        cluster: eks.Cluster,
+        opts: pulumi.ResourceOptions,
+    ) -> list[pulumi.Resource]:
+        """HTTPS from the runner's network into the cluster security group, the one group EKS puts
+        on the private endpoint's network interfaces; by default it admits only itself."""
+        group = cluster.vpc_config.apply(_cluster_security_group)
+        sources = [
+            *((cidr, True) for cidr in config.private_access_cidrs),
+            *((source, False) for source in config.private_access_security_group_ids),
+        ]
+        return [
+            vpc.SecurityGroupIngressRule(
+                f"{name}-api-from-{source}",
+                security_group_id=group,
+                cidr_ipv4=source if is_cidr else None,
+                referenced_security_group_id=None if is_cidr else source,
+                ip_protocol="tcp",
+                from_port=443,
+                to_port=443,
+                description="Kubernetes API from the pulumi up runner",
+                opts=opts,
+            )
+            for source, is_cidr in sources
+        ]
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from pulumi_aws.get_availability_zones import get_availability_zones
 from pulumi_aws.provider import Provider as AwsProvider
 
 from blueprints.network import plan_subnets, subnet_tags
-from settings.model import NetworkConfig
+from settings.model import PROJECT, ConfigError, NetworkConfig
 
 
 @dataclass(frozen=True)
@@ -50,13 +50,16 @@ class Network(pulumi.ComponentResource):
     def _create(self, name: str, args: NetworkArgs) -> None:
         opts = pulumi.ResourceOptions(parent=self, provider=args.aws_provider)
         invoke_opts = pulumi.InvokeOptions(parent=self, provider=args.aws_provider)
-        zones = get_availability_zones(state="available", opts=invoke_opts).names[
-            : args.config.availability_zones
-        ]
-        if len(zones) < args.config.availability_zones:
-            raise pulumi.RunError(
-                f"config error: network.availabilityZones asks for {args.config.availability_zones} "
-                f"zones; the region has {len(zones)}"
+        zones = args.config.availability_zones
+        # A check only: the stack file names the zones. Without a state filter the lookup lists
+        # every zone of the region, so an impaired zone still passes instead of failing the run.
+        known = get_availability_zones(opts=invoke_opts).names
+        unknown = [zone for zone in zones if zone not in known]
+        if unknown:
+            raise ConfigError(
+                f"{PROJECT}:network.availabilityZones",
+                list(zones),
+                f"zones of this account's region; {', '.join(unknown)} is not among {known}",
             )
         cluster = args.cluster_name
 

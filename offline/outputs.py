@@ -197,6 +197,9 @@ _OUTPUTS: dict[str, Callable[[_Declared], _Generated]] = {
     "aws:ec2/routeTable:RouteTable": _prefixed_id("rtb", "route-table"),
     "aws:ec2/routeTableAssociation:RouteTableAssociation": _prefixed_id("rtbassoc"),
     "aws:ec2/launchTemplate:LaunchTemplate": _launch_template,
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": _prefixed_id(
+        "sgr", "security-group-rule"
+    ),
     "aws:iam/role:Role": _role,
     "aws:kms/key:Key": _kms_key,
     "aws:kms/alias:Alias": _kms_alias,
@@ -245,22 +248,6 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 "names": [f"{self.region}{letter}" for letter in letters[:3]],
                 "zoneIds": [f"{self.region[:3]}{self.region[-1]}-az{i}" for i in range(1, 4)],
                 "id": self.region,
-            }
-        if token == "aws:index/getCallerIdentity:getCallerIdentity":
-            return {
-                "accountId": ACCOUNT_ID,
-                "arn": f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/platform-deployer/ci-session",
-                "userId": "AROAEXAMPLEDEPLOYER:ci-session",
-                "id": ACCOUNT_ID,
-            }
-        if token == "aws:iam/getSessionContext:getSessionContext":
-            return {
-                "arn": args.args.get("arn"),
-                "issuerArn": f"arn:aws:iam::{ACCOUNT_ID}:role/platform-deployer",
-                "issuerId": "AROAEXAMPLEDEPLOYER",
-                "issuerName": "platform-deployer",
-                "sessionName": "ci-session",
-                "id": str(args.args.get("arn")),
             }
         if token == "aws:index/getPartition:getPartition":
             return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}

@@ -19,6 +19,10 @@ ENVIRONMENTS: Final = ("dev", "qa", "prod")
 # page): 1.34-1.36 standard, 1.32-1.33 extended. 1.31 leaves extended support on 2026-11-26.
 SUPPORTED_KUBERNETES_VERSIONS: Final = ("1.32", "1.33", "1.34", "1.35", "1.36")
 
+# No region has more than six availability zones; the VPC address plan (blueprints/network.py) cuts
+# room for six and keeps blocks spare.
+MAX_ZONES: Final = 6
+
 CONTROL_PLANE_LOG_TYPES: Final = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 DEPLOY_KEY_ALGORITHMS: Final = ("ecdsa-p384", "ecdsa-p256", "ed25519", "rsa-4096")
 CAPACITY_TYPES: Final = ("ON_DEMAND", "SPOT")
@@ -73,7 +77,8 @@ class ExistingNetwork:
 @dataclass(frozen=True)
 class NetworkConfig:
     vpc_cidr: str
-    availability_zones: int
+    availability_zones: tuple[str, ...]
+    """Zone names from the stack file, in subnet order; empty with an existing network."""
     single_nat_gateway: bool
     existing: ExistingNetwork | None
 
@@ -100,6 +105,11 @@ class ClusterConfig:
     protect: bool
     admin_role_arns: tuple[str, ...]
     nodes: NodeGroupConfig
+    deployer_role_arn: str
+    """The role `pulumi up` runs as (CI's), granted cluster-admin whoever actually runs the program."""
+    private_access_cidrs: tuple[str, ...]
+    private_access_security_group_ids: tuple[str, ...]
+    """Where a runner inside the VPC (or a network routed into it) reaches the private endpoint from."""
 
 
 @dataclass(frozen=True)

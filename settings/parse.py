@@ -18,6 +18,7 @@ from settings.model import (
     DEPLOY_KEY_ALGORITHMS,
     ENVIRONMENTS,
     KNOWN_KEYS,
+    MAX_ZONES,
     MISSING,
     POLICY_RULES,
     PROD_WAIVABLE_RULES,
@@ -55,6 +56,7 @@ _CLUSTER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
 _AWS_ID = {
     "vpc": re.compile(r"^vpc-[0-9a-f]{8,17}$"),
     "subnet": re.compile(r"^subnet-[0-9a-f]{8,17}$"),
+    "security group": re.compile(r"^sg-[0-9a-f]{8,17}$"),
 }
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
 _KNOWN_HOST_KEY = re.compile(
@@ -223,19 +225,46 @@ def _valid_branch(name: str) -> bool:
     )
 
 
-def _parse_network(section: _Section) -> NetworkConfig:
+def _parse_zones(section: _Section, region: str) -> tuple[str, ...]:
+    """The zones the subnets go to, named in the stack file: a lookup of the zones available at the
+    time would shift every subnet along when a zone is impaired (see docs/configuration.md)."""
+    key = section.path("availabilityZones")
+    zones = section.strings("availabilityZones")
+    for zone in zones:
+        _check(
+            zone[:-1] == region and "a" <= zone[-1] <= "z",
+            key,
+            zone,
+            f"availability zone names of aws:region {region}, such as {region}a",
+        )
+    _check(len(set(zones)) == len(zones), key, list(zones), "each zone named once")
+    _check(
+        2 <= len(zones) <= MAX_ZONES,
+        key,
+        list(zones),
+        f"2 to {MAX_ZONES} zones (EKS needs two; the VPC address plan has room for {MAX_ZONES})",
+    )
+    return zones
+
+
+def _parse_network(section: _Section, region: str) -> NetworkConfig:
     cidr = section.value("vpcCidr", str, "10.0.0.0/16")
     network = _cidr(section.path("vpcCidr"), cidr)
     _check(
         16 <= network.prefixlen <= 20, section.path("vpcCidr"), cidr, "a prefix between /16 and /20"
     )
-    zones = section.value("availabilityZones", int, 2)
-    _check(
-        2 <= zones <= 6, section.path("availabilityZones"), zones, "2 to 6 (EKS needs two zones)"
-    )
     single_nat = section.value("singleNatGateway", bool, False)
     existing: ExistingNetwork | None = None
+    zones: tuple[str, ...] = ()
     if section.raw.get("existing") is not None:
+        stray = section.raw.get("availabilityZones")
+        _check(
+            stray is None,
+            section.path("availabilityZones"),
+            stray,
+            "no zones with network.existing: the existing subnets decide where nodes run",
+        )
+        section.read.add("availabilityZones")
         sub = section.section("existing")
         vpc_id = sub.value("vpcId", str)
         _check(
@@ -260,6 +289,7 @@ def _parse_network(section: _Section) -> NetworkConfig:
         sub.finish()
         existing = ExistingNetwork(vpc_id, private, public)
     else:
+        zones = _parse_zones(section, region)
         section.read.add("existing")
     section.finish()
     return NetworkConfig(str(network), zones, single_nat, existing)
@@ -347,6 +377,38 @@ def _parse_cluster(section: _Section, stack: str) -> ClusterConfig:
     admins = section.strings("adminRoleArns", ())
     for arn in admins:
         _check(bool(_ROLE_ARN.match(arn)), section.path("adminRoleArns"), arn, "IAM role ARNs")
+    deployer = section.value("deployerRoleArn", str)
+    _check(
+        bool(_ROLE_ARN.match(deployer)),
+        section.path("deployerRoleArn"),
+        deployer,
+        "the ARN of the IAM role `pulumi up` runs as, such as CI's deploy role",
+    )
+    private_cidrs = section.strings("privateAccessCidrs", ())
+    for cidr in private_cidrs:
+        _check(
+            _cidr(section.path("privateAccessCidrs"), cidr).prefixlen > 0,
+            section.path("privateAccessCidrs"),
+            cidr,
+            "the runner's own range, not every address",
+        )
+    groups = section.strings("privateAccessSecurityGroupIds", ())
+    for group in groups:
+        _check(
+            bool(_AWS_ID["security group"].match(group)),
+            section.path("privateAccessSecurityGroupIds"),
+            group,
+            "security group ids such as sg-0abc1234",
+        )
+    # The private endpoint admits only what the cluster security group lets in, and that group
+    # admits only itself: without a rule for the runner, `pulumi up` times out on the first object.
+    _check(
+        public or bool(private_cidrs) or bool(groups),
+        section.path("privateAccessCidrs"),
+        list(private_cidrs),
+        "the CIDRs (or privateAccessSecurityGroupIds) `pulumi up` runs from while "
+        "endpointPublicAccess is false, or nothing can reach the cluster's API",
+    )
     protect = section.value("protect", bool, False)
     nodes = _parse_nodes(section.section("nodes"))
     section.finish()
@@ -359,6 +421,9 @@ def _parse_cluster(section: _Section, stack: str) -> ClusterConfig:
         protect=protect,
         admin_role_arns=admins,
         nodes=nodes,
+        deployer_role_arn=deployer,
+        private_access_cidrs=private_cidrs,
+        private_access_security_group_ids=groups,
     )
 
 
@@ -593,7 +658,7 @@ def parse_stack_config(raw: Mapping[str, object], stack: str) -> StackConfig:
         stack=stack,
         environment=environment,
         region=region,
-        network=_parse_network(_Section(f"{prefix}network", get("network"))),
+        network=_parse_network(_Section(f"{prefix}network", get("network")), region),
         cluster=_parse_cluster(_Section(f"{prefix}cluster", get("cluster")), stack),
         github=_parse_github(_Section(f"{prefix}github", get("github"))),
         toolkit=_parse_toolkit(_Section(f"{prefix}toolkit", get("toolkit"))),

@@ -24,8 +24,11 @@ def minimal() -> Raw:
     return {
         "aws:region": "eu-west-1",
         "eks-gitops:environment": "dev",
+        "eks-gitops:network": {"availabilityZones": ["eu-west-1a", "eu-west-1b"]},
         "eks-gitops:cluster": {
             "kubernetesVersion": "1.35",
+            "deployerRoleArn": "arn:aws:iam::123456789012:role/platform-deployer",
+            "privateAccessCidrs": ["10.100.8.0/24"],
             "nodes": {"instanceTypes": ["t3.large"], "minSize": 1, "desiredSize": 1, "maxSize": 2},
         },
         "eks-gitops:github": {"owner": "acme-platform", "repository": "eks-gitops"},
@@ -235,9 +238,70 @@ BAD_VALUES = [
         "eks-gitops:cluster.publicAccessCidrs",
     ),
     (
-        "zones",
-        _set("eks-gitops:network.availabilityZones", 1),
+        "one zone",
+        _set("eks-gitops:network.availabilityZones", ["eu-west-1a"]),
         "eks-gitops:network.availabilityZones",
+    ),
+    (
+        "zone count, the old form",
+        _set("eks-gitops:network.availabilityZones", 2),
+        "eks-gitops:network.availabilityZones",
+    ),
+    (
+        "zones of another region",
+        _set("eks-gitops:network.availabilityZones", ["eu-central-1a", "eu-central-1b"]),
+        "eks-gitops:network.availabilityZones",
+    ),
+    (
+        "zone named twice",
+        _set("eks-gitops:network.availabilityZones", ["eu-west-1a", "eu-west-1a", "eu-west-1b"]),
+        "eks-gitops:network.availabilityZones",
+    ),
+    (
+        "more zones than the address plan has room for",
+        _set("eks-gitops:network.availabilityZones", [f"eu-west-1{z}" for z in "abcdefg"]),
+        "eks-gitops:network.availabilityZones",
+    ),
+    (
+        "zones besides existing subnets",
+        _set(
+            "eks-gitops:network.existing",
+            {"vpcId": "vpc-0abc12345678", "privateSubnetIds": ["subnet-0abc12345678"]},
+        ),
+        "eks-gitops:network.availabilityZones",
+    ),
+    (
+        "no zones",
+        _drop("eks-gitops:network.availabilityZones"),
+        "eks-gitops:network.availabilityZones",
+    ),
+    (
+        "no deployer role",
+        _drop("eks-gitops:cluster.deployerRoleArn"),
+        "eks-gitops:cluster.deployerRoleArn",
+    ),
+    (
+        "deployer session instead of role",
+        _set(
+            "eks-gitops:cluster.deployerRoleArn",
+            "arn:aws:sts::123456789012:assumed-role/platform-deployer/ci",
+        ),
+        "eks-gitops:cluster.deployerRoleArn",
+    ),
+    (
+        "private endpoint nobody can reach",
+        _drop("eks-gitops:cluster.privateAccessCidrs"),
+        "eks-gitops:cluster.privateAccessCidrs",
+    ),
+    (
+        "private access from everywhere",
+        _set("eks-gitops:cluster.privateAccessCidrs", ["0.0.0.0/0"]),
+        "eks-gitops:cluster.privateAccessCidrs",
+    ),
+    (
+        "runner security group shape",
+        _set("eks-gitops:cluster.privateAccessSecurityGroupIds", ["runners"]),
+        "eks-gitops:cluster.privateAccessSecurityGroupIds",
     ),
     ("section type", _set("eks-gitops:sync", "fast"), "eks-gitops:sync"),
     ("relax unknown", _set("eks-gitops:policy.relax", ["everything"]), "eks-gitops:policy.relax"),

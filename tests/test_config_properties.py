@@ -4,7 +4,8 @@ Hypothesis starts from the real stack files and breaks them: sets random keys to
 shape (and to near-miss strings for durations, versions, CIDRs and regions), drops keys, adds
 unknown ones. `parse_stack_config` must then either accept the result or raise ConfigError whose
 message starts with `config error: KEY = ` and whose KEY is the changed key, one inside it, one
-containing it, or a sibling it constrains (minSize vs desiredSize); never any other exception.
+containing it, or a key it constrains (minSize vs desiredSize, aws:region vs the zone names); never
+any other exception.
 The plan CLI is run on the issue's examples: exit code 2, one line on stderr, no traceback.
 """
 
@@ -117,10 +118,17 @@ def as_path(key: str) -> KeyPath:
     return tuple(key.split("."))
 
 
+# Keys one section constrains in another: zone names must belong to the stack's region.
+CONSTRAINED_ELSEWHERE: dict[KeyPath, set[KeyPath]] = {
+    ("aws:region",): {("eks-gitops:network", "availabilityZones")},
+}
+
+
 def related(named: KeyPath, changed: KeyPath) -> bool:
     shared = min(len(named), len(changed))
     nested_siblings = len(named) > 1 and named[:-1] == changed[:-1]
-    return named[:shared] == changed[:shared] or nested_siblings
+    constrained = named in CONSTRAINED_ELSEWHERE.get(changed, set())
+    return named[:shared] == changed[:shared] or nested_siblings or constrained
 
 
 Parser = Callable[[dict[str, Any], str], StackConfig]
@@ -175,6 +183,8 @@ def test_the_check_fails_on_parsers_that_misbehave() -> None:
     assert related((*nodes, "desiredSize"), (*nodes, "minSize"))
     assert not related(("eks-gitops:sync", "interval"), (*nodes, "minSize"))
     assert not related(("aws:region",), ("eks-gitops:environment",))
+    zones = ("eks-gitops:network", "availabilityZones")
+    assert related(zones, ("aws:region",)) and not related(("aws:region",), zones)
 
 
 @pytest.mark.parametrize("stack", ENVIRONMENTS)

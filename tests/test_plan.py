@@ -75,7 +75,8 @@ def test_cluster_settings_come_from_the_stack(tmp_path: Path) -> None:
     ]
     assert cluster["version"] == stack["kubernetesVersion"]
     assert cluster["name"] == stack["name"]
-    assert cluster["vpcConfig"]["endpointPublicAccess"] is False
+    assert cluster["vpcConfig"]["endpointPublicAccess"] is stack["endpointPublicAccess"]
+    assert cluster["vpcConfig"]["publicAccessCidrs"] == stack["publicAccessCidrs"]
     assert cluster["vpcConfig"]["endpointPrivateAccess"] is True
     assert cluster["enabledClusterLogTypes"] == stack["logTypes"]
     assert cluster["encryptionConfig"]["resources"] == ["secrets"]
@@ -116,11 +117,10 @@ def test_roles_get_exactly_the_managed_policies_eks_documents(tmp_path: Path) ->
     }
 
 
-def test_deploying_identity_gets_an_access_entry_for_its_role(tmp_path: Path) -> None:
+def test_the_configured_deployer_role_gets_an_access_entry(tmp_path: Path) -> None:
     entry = one(entries("dev", tmp_path), "aws:eks/accessEntry:AccessEntry")["inputs"]
-    assert entry["principalArn"].startswith("arn:aws:iam::")
-    assert ":role/" in entry["principalArn"]
-    assert "assumed-role" not in entry["principalArn"]
+    stack = yaml.safe_load((REPO_ROOT / "Pulumi.dev.yaml").read_text())["config"]
+    assert entry["principalArn"] == stack["eks-gitops:cluster"]["deployerRoleArn"]
 
 
 def test_every_kubernetes_object_goes_through_the_clusters_provider() -> None:

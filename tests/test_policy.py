@@ -82,6 +82,8 @@ def unprotected(document: dict[str, Any]) -> None:
 
 
 def one_existing_subnet(document: dict[str, Any]) -> None:
+    # Existing subnets decide the zones; naming zones as well is refused.
+    _config(document)["eks-gitops:network"].pop("availabilityZones")
     _config(document)["eks-gitops:network"]["existing"] = {
         "vpcId": "vpc-0abc12345678",
         "privateSubnetIds": ["subnet-0abc12345678"],
@@ -186,6 +188,9 @@ def test_policy_error_is_a_run_error_with_one_line_per_violation() -> None:
 def test_restricted_endpoint(public: bool, cidrs: list[str], allowed: bool) -> None:
     def edit(document: dict[str, Any]) -> None:
         cluster(document).update(endpointPublicAccess=public, publicAccessCidrs=cidrs)
+        if not public:
+            # A private endpoint is only accepted with a way in for the runner (settings/parse.py).
+            cluster(document)["privateAccessCidrs"] = ["10.100.8.0/24"]
 
     violations = check_config(settings_of("prod", edit))
     assert rules_of(violations) == ([] if allowed else ["restricted-endpoint"])

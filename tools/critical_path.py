@@ -83,6 +83,7 @@ FIGURES: Mapping[str, Figure] = {
     ),
     "aws:eks/accessEntry:AccessEntry": Figure(2, _SECONDS_API_CALL),
     "aws:eks/accessPolicyAssociation:AccessPolicyAssociation": Figure(2, _SECONDS_API_CALL),
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": Figure(1, _SECONDS_API_CALL),
     # IAM, KMS, keys: near zero, and never on the chain (see OFF_CLUSTER_TYPES).
     "aws:iam/role:Role": Figure(2, _SECONDS_API_CALL),
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": Figure(1, _SECONDS_API_CALL),

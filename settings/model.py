@@ -28,6 +28,8 @@ AMI_TYPES: Final = (
     "BOTTLEROCKET_x86_64",
     "BOTTLEROCKET_ARM_64",
 )
+# The EKS add-ons every cluster runs, each at a version the stack file pins.
+EKS_ADDONS: Final = ("vpc-cni", "kube-proxy", "coredns", "aws-ebs-csi-driver")
 
 # Guardrail ids (guardrails.py); a non-prod stack may relax some of them by name.
 POLICY_RULES: Final = (
@@ -100,6 +102,8 @@ class ClusterConfig:
     protect: bool
     admin_role_arns: tuple[str, ...]
     nodes: NodeGroupConfig
+    addons: Mapping[str, str]
+    """EKS add-on name (one of EKS_ADDONS) -> pinned add-on version."""
 
 
 @dataclass(frozen=True)

@@ -61,7 +61,6 @@ class Cluster(pulumi.ComponentResource):
     node_role_arn: pulumi.Output[str]
     kubernetes_provider: KubernetesProvider
     node_group: eks.NodeGroup
-    addons: list[eks.Addon]
 
     def __init__(
         self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None
@@ -191,9 +190,7 @@ class Cluster(pulumi.ComponentResource):
             client_id_lists=["sts.amazonaws.com"],
             opts=opts_aws,
         )
-        self.addons = self._addons(
-            name, config=config, cluster=cluster, oidc=oidc, issuer=issuer, opts=opts_aws
-        )
+        self._addons(name, config=config, cluster=cluster, oidc=oidc, issuer=issuer, opts=opts_aws)
 
         kubeconfig = secret(
             pulumi.Output.all(
@@ -253,7 +250,7 @@ class Cluster(pulumi.ComponentResource):
         oidc: iam.OpenIdConnectProvider,
         issuer: pulumi.Output[str],
         opts: pulumi.ResourceOptions,
-    ) -> list[eks.Addon]:
+    ) -> None:
         """The EKS add-ons at the versions the stack pins, so a Kubernetes upgrade moves them too.
 
         OVERWRITE on create adopts the copies EKS installs itself with a new cluster; on update it
@@ -271,31 +268,27 @@ class Cluster(pulumi.ComponentResource):
             opts,
         )
         service_roles = {EBS_CSI_ADDON: ebs_csi_role}
-        addons = []
         for addon in EKS_ADDONS:
             role = service_roles.get(addon)
-            addons.append(
-                eks.Addon(
-                    f"{name}-{addon}",
-                    cluster_name=cluster.name,
-                    addon_name=addon,
-                    addon_version=config.addons[addon],
-                    resolve_conflicts_on_create="OVERWRITE",
-                    resolve_conflicts_on_update="OVERWRITE",
-                    preserve=True,
-                    service_account_role_arn=role.role.arn if role else None,
-                    opts=pulumi.ResourceOptions.merge(
-                        opts,
-                        pulumi.ResourceOptions(
-                            depends_on=[
-                                *(role.attachments if role else ()),
-                                *((self.node_group,) if addon in ADDONS_ON_NODES else ()),
-                            ]
-                        ),
+            eks.Addon(
+                f"{name}-{addon}",
+                cluster_name=cluster.name,
+                addon_name=addon,
+                addon_version=config.addons[addon],
+                resolve_conflicts_on_create="OVERWRITE",
+                resolve_conflicts_on_update="OVERWRITE",
+                preserve=True,
+                service_account_role_arn=role.role.arn if role else None,
+                opts=pulumi.ResourceOptions.merge(
+                    opts,
+                    pulumi.ResourceOptions(
+                        depends_on=[
+                            *(role.attachments if role else ()),
+                            *((self.node_group,) if addon in ADDONS_ON_NODES else ()),
+                        ]
                     ),
-                )
+                ),
             )
-        return addons
 
     def _grant_admins(
         self,

@@ -37,7 +37,11 @@ network = Network(
 cluster = Cluster(
     "cluster",
     ClusterArgs(
-        config=settings.cluster, region=settings.region, network=network, aws_provider=aws_provider
+        config=settings.cluster,
+        region=settings.region,
+        network=network,
+        aws_provider=aws_provider,
+        tags=settings.tags,
     ),
 )
 toolkit = Toolkit(

@@ -5,10 +5,11 @@ Two layers, both pure functions over plain values:
 - `check_config` decides the rules that the stack settings alone settle. `enforce` runs it right after
   the settings are loaded, so a stack that breaks a rule declares nothing at all.
 - `check_resources` looks at what the program really declared (protect flags, launch template
-  metadata options, the deploy key's access, the AWS provider's default tags), so a code change
-  cannot quietly undo what the settings ask for. `enforce` registers it as a stack transform that the
-  Pulumi engine calls for every resource of every `pulumi up` and preview; the offline plan, whose
-  mock engine does not call transforms, runs it over the recorded resources instead.
+  metadata options and tag specifications, the deploy key's access, the AWS provider's default
+  tags), so a code change cannot quietly undo what the settings ask for. `enforce` registers it as a
+  stack transform that the Pulumi engine calls for every resource of every `pulumi up` and
+  preview; the offline plan, whose mock engine does not call transforms, runs it over the recorded
+  resources instead.
 
 Every rule applies to every stack. A stack may waive a rule only by listing its id in
 `eks-gitops:policy.relax`; config parsing already refuses any waiver on prod but the deploy-key one.
@@ -25,6 +26,7 @@ from typing import Any, Final
 import pulumi
 from pulumi.runtime.rpc import unwrap_rpc_secret
 
+from blueprints.cluster import LAUNCHED_RESOURCE_TYPES
 from settings.model import POLICY_RULES, PROD_WAIVABLE_RULES, PROJECT, StackConfig
 from urns import type_and_name
 
@@ -370,12 +372,36 @@ def _tags(settings: StackConfig, resource: DeclaredResource) -> list[Violation]:
     return found
 
 
+def _launched_tags(settings: StackConfig, resource: DeclaredResource) -> list[Violation]:
+    """Provider default tags stop at the launch template itself; what the node group launches
+    from it carries only the template's tag specifications."""
+    specifications = resource.inputs.get("tagSpecifications") or []
+    tags_of = {spec.get("resourceType"): spec.get("tags") or {} for spec in specifications}
+    found = []
+    for kind in LAUNCHED_RESOURCE_TYPES:
+        tags = tags_of.get(kind, {})
+        wrong = sorted(key for key, value in settings.tags.items() if tags.get(key) != value)
+        if wrong:
+            found.append(
+                Violation(
+                    "required-tags",
+                    resource.label,
+                    f"tagSpecifications for {kind} miss or misstate {', '.join(wrong)}, and "
+                    "provider default tags do not reach what the node group launches",
+                    f"declare tag_specifications for {kind} with the stack's tags "
+                    f"{dict(settings.tags)}",
+                )
+            )
+    return found
+
+
 def _resource_findings(settings: StackConfig, resource: DeclaredResource) -> list[Violation]:
     found: list[Violation] = []
     if resource.type in STATEFUL_TYPES:
         found += _stateful(resource)
     if resource.type == LAUNCH_TEMPLATE_TYPE:
         found += _launch_template(resource)
+        found += _launched_tags(settings, resource)
     if resource.type == CLUSTER_TYPE:
         found += _cluster(resource)
     if resource.type == NODE_GROUP_TYPE:

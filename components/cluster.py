@@ -1,10 +1,11 @@
 """The EKS cluster: IAM roles, secrets encryption key, control plane, access for the deployer and admin
 roles and for the deployer's network, a managed node group with IMDSv2, the OIDC provider for
-service-account roles, and the Kubernetes provider every Kubernetes resource of the program uses."""
+service-account roles, the EKS add-ons, and the Kubernetes provider every Kubernetes resource of the
+program uses."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -13,16 +14,23 @@ from pulumi_aws.provider import Provider as AwsProvider
 from pulumi_kubernetes.provider import Provider as KubernetesProvider
 
 from blueprints.cluster import (
+    ADDONS_ON_NODES,
     CLUSTER_ADMIN_POLICY,
     CLUSTER_ROLE_POLICIES,
+    EBS_CSI_ADDON,
+    EBS_CSI_DRIVER_POLICY,
+    EBS_CSI_SERVICE_ACCOUNT,
+    LAUNCHED_RESOURCE_TYPES,
     NODE_ROLE_POLICIES,
     admin_access,
     assume_role_policy,
+    node_volumes,
     policy_resource_name,
     render_kubeconfig,
+    web_identity_policy,
 )
 from components.network import Network
-from settings.model import ClusterConfig
+from settings.model import EKS_ADDONS, ClusterConfig
 from typed_outputs import secret
 
 
@@ -47,6 +55,8 @@ class ClusterArgs:
     region: str
     network: Network
     aws_provider: AwsProvider
+    tags: Mapping[str, str]
+    """The stack's tags, for what the node group launches (provider default tags do not reach it)."""
 
 
 class Cluster(pulumi.ComponentResource):
@@ -69,9 +79,14 @@ class Cluster(pulumi.ComponentResource):
         )
 
         cluster_role = self._role(
-            f"{name}-cluster", "eks.amazonaws.com", CLUSTER_ROLE_POLICIES, opts_aws
+            f"{name}-cluster",
+            assume_role_policy("eks.amazonaws.com"),
+            CLUSTER_ROLE_POLICIES,
+            opts_aws,
         )
-        node_role = self._role(f"{name}-node", "ec2.amazonaws.com", NODE_ROLE_POLICIES, opts_aws)
+        node_role = self._role(
+            f"{name}-node", assume_role_policy("ec2.amazonaws.com"), NODE_ROLE_POLICIES, opts_aws
+        )
 
         secrets_key = kms.Key(
             f"{name}-secrets",
@@ -127,14 +142,19 @@ class Cluster(pulumi.ComponentResource):
             ),
             block_device_mappings=[
                 ec2.LaunchTemplateBlockDeviceMappingArgs(
-                    device_name="/dev/xvda",
+                    device_name=volume.device_name,
                     ebs=ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
-                        volume_size=config.nodes.disk_size_gib,
+                        volume_size=volume.size_gib,
                         volume_type="gp3",
                         # The provider's schema has this one as a string.
                         encrypted="true",
                     ),
                 )
+                for volume in node_volumes(config.nodes.ami_type, config.nodes.disk_size_gib)
+            ],
+            tag_specifications=[
+                ec2.LaunchTemplateTagSpecificationArgs(resource_type=kind, tags=dict(args.tags))
+                for kind in LAUNCHED_RESOURCE_TYPES
             ],
             update_default_version=True,
             opts=opts_aws,
@@ -165,8 +185,6 @@ class Cluster(pulumi.ComponentResource):
                     # Nodes in private subnets join the cluster and pull images through the NAT
                     # routes: the whole network must be in place before the group is created.
                     depends_on=[*node_role.attachments, args.network],
-                    # A cluster autoscaler owns the running count; Pulumi owns the bounds.
-                    ignore_changes=["scalingConfig.desiredSize"],
                 ),
             ),
         )
@@ -179,6 +197,7 @@ class Cluster(pulumi.ComponentResource):
             client_id_lists=["sts.amazonaws.com"],
             opts=opts_aws,
         )
+        self._addons(name, config=config, cluster=cluster, oidc=oidc, issuer=issuer, opts=opts_aws)
 
         kubeconfig = secret(
             pulumi.Output.all(
@@ -211,9 +230,13 @@ class Cluster(pulumi.ComponentResource):
         )
 
     def _role(
-        self, name: str, service: str, policies: tuple[str, ...], opts: pulumi.ResourceOptions
+        self,
+        name: str,
+        trust_policy: pulumi.Input[str],
+        policies: tuple[str, ...],
+        opts: pulumi.ResourceOptions,
     ) -> _RoleWithPolicies:
-        role = iam.Role(name, assume_role_policy=assume_role_policy(service), opts=opts)
+        role = iam.Role(name, assume_role_policy=trust_policy, opts=opts)
         attachments = [
             iam.RolePolicyAttachment(
                 f"{name}-{policy_resource_name(policy)}",
@@ -224,6 +247,55 @@ class Cluster(pulumi.ComponentResource):
             for policy in policies
         ]
         return _RoleWithPolicies(role, attachments)
+
+    def _addons(
+        self,
+        name: str,
+        *,
+        config: ClusterConfig,
+        cluster: eks.Cluster,
+        oidc: iam.OpenIdConnectProvider,
+        issuer: pulumi.Output[str],
+        opts: pulumi.ResourceOptions,
+    ) -> None:
+        """The EKS add-ons at the versions the stack pins, so a Kubernetes upgrade moves them too.
+
+        OVERWRITE on create adopts the copies EKS installs itself with a new cluster; on update it
+        resets fields EKS manages to the declared (default) configuration, so a version change
+        cannot stall on an edit made in the cluster. `preserve` leaves the add-on's workloads
+        running when the add-on is deleted: the network, DNS and storage of a cluster being torn
+        down stay up until its nodes are gone, whatever order the engine deletes things in."""
+        namespace, service_account = EBS_CSI_SERVICE_ACCOUNT
+        ebs_csi_role = self._role(
+            f"{name}-ebs-csi",
+            pulumi.Output.all(oidc.arn, issuer).apply(
+                lambda values: web_identity_policy(values[0], values[1], namespace, service_account)
+            ),
+            (EBS_CSI_DRIVER_POLICY,),
+            opts,
+        )
+        service_roles = {EBS_CSI_ADDON: ebs_csi_role}
+        for addon in EKS_ADDONS:
+            role = service_roles.get(addon)
+            eks.Addon(
+                f"{name}-{addon}",
+                cluster_name=cluster.name,
+                addon_name=addon,
+                addon_version=config.addons[addon],
+                resolve_conflicts_on_create="OVERWRITE",
+                resolve_conflicts_on_update="OVERWRITE",
+                preserve=True,
+                service_account_role_arn=role.role.arn if role else None,
+                opts=pulumi.ResourceOptions.merge(
+                    opts,
+                    pulumi.ResourceOptions(
+                        depends_on=[
+                            *(role.attachments if role else ()),
+                            *((self.node_group,) if addon in ADDONS_ON_NODES else ()),
+                        ]
+                    ),
+                ),
+            )
 
     def _grant_admins(
         self,

@@ -85,10 +85,17 @@ def _role(d: _Declared) -> _Generated:
     }
 
 
-def _kms_key(d: _Declared) -> _Generated:
-    key_id = "-".join(
-        (d.token[:8], *(hex_digest(f"k{i}", d.seed, length=n) for i, n in enumerate((4, 4, 4, 12))))
+def _uuid(d: _Declared, salt: str) -> str:
+    return "-".join(
+        (
+            d.token[:8],
+            *(hex_digest(f"{salt}{i}", d.seed, length=n) for i, n in enumerate((4, 4, 4, 12))),
+        )
     )
+
+
+def _kms_key(d: _Declared) -> _Generated:
+    key_id = _uuid(d, "k")
     return key_id, {"arn": d.arn("kms", f"key/{key_id}"), "keyId": key_id}
 
 
@@ -126,6 +133,13 @@ def _node_group(d: _Declared) -> _Generated:
         "status": "ACTIVE",
         "nodeGroupName": name,
     }
+
+
+def _addon(d: _Declared) -> _Generated:
+    cluster = d.inputs.get("clusterName", "cluster")
+    addon = d.inputs.get("addonName", d.name)
+    # EKS ends an add-on's ARN with a UUID of its own; the id is `cluster:addon`.
+    return f"{cluster}:{addon}", {"arn": d.arn("eks", f"addon/{cluster}/{addon}/{_uuid(d, 'a')}")}
 
 
 def _oidc_provider(d: _Declared) -> _Generated:
@@ -205,6 +219,7 @@ _OUTPUTS: dict[str, Callable[[_Declared], _Generated]] = {
     "aws:kms/alias:Alias": _kms_alias,
     "aws:eks/cluster:Cluster": _eks_cluster,
     "aws:eks/nodeGroup:NodeGroup": _node_group,
+    "aws:eks/addon:Addon": _addon,
     "aws:iam/openIdConnectProvider:OpenIdConnectProvider": _oidc_provider,
     "aws:eks/accessEntry:AccessEntry": _access_entry,
     "tls:index/privateKey:PrivateKey": _tls_private_key,

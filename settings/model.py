@@ -32,6 +32,8 @@ AMI_TYPES: Final = (
     "BOTTLEROCKET_x86_64",
     "BOTTLEROCKET_ARM_64",
 )
+# The EKS add-ons every cluster runs, each at a version the stack file pins.
+EKS_ADDONS: Final = ("vpc-cni", "kube-proxy", "coredns", "aws-ebs-csi-driver")
 
 # Guardrail ids (guardrails.py); a non-prod stack may relax some of them by name.
 POLICY_RULES: Final = (
@@ -110,6 +112,8 @@ class ClusterConfig:
     private_access_cidrs: tuple[str, ...]
     private_access_security_group_ids: tuple[str, ...]
     """Where a runner inside the VPC (or a network routed into it) reaches the private endpoint from."""
+    addons: Mapping[str, str]
+    """EKS add-on name (one of EKS_ADDONS) -> pinned add-on version."""
 
 
 @dataclass(frozen=True)

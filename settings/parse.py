@@ -16,6 +16,7 @@ from settings.model import (
     CAPACITY_TYPES,
     CONTROL_PLANE_LOG_TYPES,
     DEPLOY_KEY_ALGORITHMS,
+    EKS_ADDONS,
     ENVIRONMENTS,
     KNOWN_KEYS,
     MAX_ZONES,
@@ -53,6 +54,7 @@ _FLUX_VERSION = re.compile(r"^v\d+\.\d+\.\d+$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
 _CLUSTER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
+_ADDON_VERSION = re.compile(r"^v\d+\.\d+\.\d+-eksbuild\.\d+$")
 _AWS_ID = {
     "vpc": re.compile(r"^vpc-[0-9a-f]{8,17}$"),
     "subnet": re.compile(r"^subnet-[0-9a-f]{8,17}$"),
@@ -341,6 +343,31 @@ def _parse_nodes(section: _Section) -> NodeGroupConfig:
     )
 
 
+def _parse_addons(section: _Section, kubernetes_version: str) -> dict[str, str]:
+    versions = {}
+    for name in EKS_ADDONS:
+        version = section.value(name, str)
+        _check(
+            bool(_ADDON_VERSION.match(version)),
+            section.path(name),
+            version,
+            "an EKS add-on version such as v1.20.4-eksbuild.2 "
+            f"(aws eks describe-addon-versions --addon-name {name})",
+        )
+        versions[name] = version
+    # EKS builds kube-proxy once per Kubernetes minor, so a Kubernetes upgrade has to move it too.
+    # The error names the whole map: the mismatch is between it and kubernetesVersion.
+    _check(
+        versions["kube-proxy"].startswith(f"v{kubernetes_version}."),
+        section.key,
+        versions,
+        f"add-on versions for kubernetesVersion {kubernetes_version}, kube-proxy among them "
+        f"(v{kubernetes_version}.N-eksbuild.N): move the add-ons with the Kubernetes version",
+    )
+    section.finish()
+    return versions
+
+
 def _parse_cluster(section: _Section, stack: str) -> ClusterConfig:
     name = section.value("name", str, f"{PROJECT}-{stack}")
     _check(
@@ -411,6 +438,7 @@ def _parse_cluster(section: _Section, stack: str) -> ClusterConfig:
     )
     protect = section.value("protect", bool, False)
     nodes = _parse_nodes(section.section("nodes"))
+    addons = _parse_addons(section.section("addons"), version)
     section.finish()
     return ClusterConfig(
         name=name,
@@ -424,6 +452,7 @@ def _parse_cluster(section: _Section, stack: str) -> ClusterConfig:
         deployer_role_arn=deployer,
         private_access_cidrs=private_cidrs,
         private_access_security_group_ids=groups,
+        addons=addons,
     )
 
 

@@ -30,6 +30,12 @@ def minimal() -> Raw:
             "deployerRoleArn": "arn:aws:iam::123456789012:role/platform-deployer",
             "privateAccessCidrs": ["10.100.8.0/24"],
             "nodes": {"instanceTypes": ["t3.large"], "minSize": 1, "desiredSize": 1, "maxSize": 2},
+            "addons": {
+                "vpc-cni": "v1.21.1-eksbuild.3",
+                "kube-proxy": "v1.35.0-eksbuild.2",
+                "coredns": "v1.13.2-eksbuild.1",
+                "aws-ebs-csi-driver": "v1.55.0-eksbuild.1",
+            },
         },
         "eks-gitops:github": {"owner": "acme-platform", "repository": "eks-gitops"},
         "eks-gitops:toolkit": {"version": "v2.9.4"},

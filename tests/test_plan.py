@@ -13,7 +13,12 @@ from typing import Any
 import pytest
 import yaml
 
-from blueprints.cluster import CLUSTER_ROLE_POLICIES, NODE_ROLE_POLICIES, render_kubeconfig
+from blueprints.cluster import (
+    CLUSTER_ROLE_POLICIES,
+    EBS_CSI_DRIVER_POLICY,
+    NODE_ROLE_POLICIES,
+    render_kubeconfig,
+)
 from blueprints.network import plan_subnets
 from tests.conftest import ENVIRONMENTS, FLUX_V294, REPO_ROOT, repo_plan
 from tools.plan import write_plan
@@ -48,7 +53,7 @@ def one(items: list[dict[str, Any]], type_token: str) -> dict[str, Any]:
 def test_plan_declares_the_cluster_and_its_parts(stack: str, tmp_path: Path) -> None:
     items = entries(stack, tmp_path)
     assert {item["type"] for item in items} >= REQUIRED_TYPES
-    assert len([item for item in items if item["type"] == "aws:iam/role:Role"]) == 2
+    assert len([item for item in items if item["type"] == "aws:iam/role:Role"]) == 3
     for item in items:
         assert {"type", "name", "parent", "inputs", "dependencies", "protect"} <= set(item)
     names = {f"{item['type']}::{item['name']}" for item in items}
@@ -114,6 +119,7 @@ def test_roles_get_exactly_the_managed_policies_eks_documents(tmp_path: Path) ->
     assert by_role == {
         "cluster-cluster": set(CLUSTER_ROLE_POLICIES),
         "cluster-node": set(NODE_ROLE_POLICIES),
+        "cluster-ebs-csi": {EBS_CSI_DRIVER_POLICY},
     }
 
 

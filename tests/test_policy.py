@@ -42,6 +42,11 @@ from tools.plan import Plan, PlanError, plan_stack
 
 Edit = Callable[[dict[str, Any]], None]
 PROD_TAGS = {"project": "eks-gitops", "stack": "prod", "environment": "prod"}
+# What the node group launches gets no provider default tags, only the launch template's.
+LAUNCHED_TAGS = [
+    {"resourceType": kind, "tags": PROD_TAGS}
+    for kind in ("instance", "volume", "network-interface")
+]
 
 
 def _config(document: dict[str, Any]) -> dict[str, Any]:
@@ -291,7 +296,10 @@ GOOD_RESOURCES = [
     resource(NODE_GROUP_TYPE, {"scalingConfig": {"minSize": 3.0}}),
     resource(
         LAUNCH_TEMPLATE_TYPE,
-        {"metadataOptions": {"httpTokens": "required", "httpPutResponseHopLimit": 1.0}},
+        {
+            "metadataOptions": {"httpTokens": "required", "httpPutResponseHopLimit": 1.0},
+            "tagSpecifications": LAUNCHED_TAGS,
+        },
         protect=False,
     ),
     resource(DEPLOY_KEY_TYPE, {"readOnly": True}, protect=False, tags=None),
@@ -321,10 +329,65 @@ def test_unprotected_stateful_resource(type_: str) -> None:
     ],
 )
 def test_launch_template_metadata_options(metadata: dict[str, Any], fragment: str) -> None:
-    template = resource(LAUNCH_TEMPLATE_TYPE, {"metadataOptions": metadata}, protect=False)
+    template = resource(
+        LAUNCH_TEMPLATE_TYPE,
+        {"metadataOptions": metadata, "tagSpecifications": LAUNCHED_TAGS},
+        protect=False,
+    )
     violations = check_resources(settings_of("prod"), [template])
     assert rules_of(violations) == ["imds-hop-limit"]
     assert fragment in str(violations[0])
+
+
+def _launch_template_tagging(specifications: list[dict[str, Any]]) -> list[Violation]:
+    template = resource(
+        LAUNCH_TEMPLATE_TYPE,
+        {
+            "metadataOptions": {"httpTokens": "required", "httpPutResponseHopLimit": 1.0},
+            "tagSpecifications": specifications,
+        },
+        protect=False,
+    )
+    return check_resources(settings_of("prod"), [template])
+
+
+def test_launch_template_without_tag_specifications_leaves_launched_resources_untagged() -> None:
+    # Default tags are the provider's: it adds them to the resources it creates (pulumi-aws /
+    # Terraform AWS provider, default_tags), and EKS passes no tags on to the instances, volumes
+    # and network interfaces a managed node group launches
+    # (https://docs.aws.amazon.com/eks/latest/userguide/eks-using-tags.html; pulumi/pulumi-eks#635;
+    # terraform-aws-modules/terraform-aws-eks#1916). The template's own tag specifications are all
+    # they get, so the tagged provider behind the template is not enough.
+    violations = _launch_template_tagging([])
+    assert rules_of(violations) == ["required-tags"] * 3
+    assert [v.problem.split(" miss")[0] for v in violations] == [
+        "tagSpecifications for instance",
+        "tagSpecifications for volume",
+        "tagSpecifications for network-interface",
+    ]
+
+
+def test_launch_template_tags_for_another_environment_are_caught() -> None:
+    wrong = [
+        {**spec, "tags": {**PROD_TAGS, "environment": "dev"}}
+        if spec["resourceType"] == "volume"
+        else spec
+        for spec in LAUNCHED_TAGS
+    ]
+    [violation] = _launch_template_tagging(wrong)
+    assert violation.rule == "required-tags"
+    assert "tagSpecifications for volume miss or misstate environment" in violation.problem
+
+
+def test_relaxed_required_tags_waive_the_launch_template_check() -> None:
+    template = resource(
+        LAUNCH_TEMPLATE_TYPE,
+        {"metadataOptions": {"httpTokens": "required", "httpPutResponseHopLimit": 2.0}},
+        protect=False,
+        tags={**PROD_TAGS, "stack": "qa", "environment": "qa"},
+    )
+    settings = settings_of("qa", set_relax(["protect-stateful", "required-tags"]))
+    assert check_resources(settings, [template]) == []
 
 
 def test_declared_cluster_endpoint_logs_and_node_count() -> None:
@@ -478,7 +541,10 @@ def test_transform_passes_a_well_declared_stack() -> None:
             _transform_request(
                 LAUNCH_TEMPLATE_TYPE,
                 "cluster-nodes",
-                {"metadataOptions": {"httpTokens": "required", "httpPutResponseHopLimit": 1}},
+                {
+                    "metadataOptions": {"httpTokens": "required", "httpPutResponseHopLimit": 1},
+                    "tagSpecifications": LAUNCHED_TAGS,
+                },
                 provider=ref,
             ),
         ],

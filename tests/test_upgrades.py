@@ -14,6 +14,8 @@ update call for them either):
 - EKS NodeGroup: clusterName, nodeGroupName, nodeGroupNamePrefix, nodeRoleArn, subnetIds, amiType,
   capacityType, diskSize, instanceTypes, launchTemplate.id/.name, remoteAccess. `version`,
   launchTemplate.version and scalingConfig update in place.
+- EKS Addon: addonName and clusterName (internal/service/eks/addon.go); addonVersion is an in-place
+  UpdateAddon.
 - Kubernetes objects: the provider replaces an object whose metadata.name or metadata.namespace
   changes (a different object to the API server). A CRD's name is `<plural>.<group>`, so it covers
   the group and plural too.
@@ -41,6 +43,7 @@ from tools.plan import Plan
 
 EKS_CLUSTER = "aws:eks/cluster:Cluster"
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
+ADDON = "aws:eks/addon:Addon"
 NAMESPACE = "kubernetes:core/v1:Namespace"
 CRD = "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition"
 KUBERNETES_PROVIDER = "pulumi:providers:kubernetes"
@@ -71,6 +74,7 @@ REPLACE_FORCING_INPUTS: dict[str, tuple[str, ...]] = {
         "launchTemplate.name",
         "remoteAccess",
     ),
+    ADDON: ("addonName", "clusterName"),
     NAMESPACE: ("metadata.name",),
     CRD: ("metadata.name",),
     KUBERNETES_PROVIDER: ("kubeconfig", "cluster", "context"),
@@ -119,20 +123,40 @@ def plan_with(plan_edited: Callable[..., Plan]) -> Callable[..., Graph]:
     return run
 
 
+def _upgraded(bumped: str) -> Callable[[dict[str, Any]], None]:
+    """The change an upgrade is: the Kubernetes version and, with it, every add-on's version."""
+
+    def edit(document: dict[str, Any]) -> None:
+        section = document["config"]["eks-gitops:cluster"]
+        section["kubernetesVersion"] = bumped
+        section["addons"] = {
+            name: f"v{bumped}.0-eksbuild.1" if name == "kube-proxy" else f"{version}9"
+            for name, version in section["addons"].items()
+        }
+
+    return edit
+
+
 @pytest.mark.parametrize("stack", ENVIRONMENTS)
-def test_kubernetes_version_bump_updates_cluster_and_nodes_in_place(
-    stack: str, plan_with: Callable[..., Graph]
+def test_kubernetes_version_bump_updates_cluster_nodes_and_addons_in_place(
+    stack: str, plan_edited: Callable[..., Plan]
 ) -> None:
     current = stack_document(stack)["config"]["eks-gitops:cluster"]["kubernetesVersion"]
     bumped = SUPPORTED_KUBERNETES_VERSIONS[SUPPORTED_KUBERNETES_VERSIONS.index(current) + 1]
     before = graph_of(repo_plan(stack))
-    after = plan_with(stack, "eks-gitops:cluster.kubernetesVersion", bumped)
+    after = graph_of(plan_edited(stack, _upgraded(bumped)))
     assert replacements(before, after) == []
     cluster = after.of_type(EKS_CLUSTER)[0]
     node_group = after.of_type(NODE_GROUP)[0]
     # The bump did reach both, as in-place version updates.
     assert input_at(before.nodes[cluster.urn].inputs, "version") == current
     assert (cluster.inputs["version"], node_group.inputs["version"]) == (bumped, bumped)
+    # ...and every add-on, same URN, new version.
+    addons = after.of_type(ADDON)
+    assert len(addons) == 4
+    for addon in addons:
+        old = before.nodes[addon.urn].inputs["addonVersion"]
+        assert addon.inputs["addonVersion"] != old
 
 
 @pytest.mark.parametrize("stack", ENVIRONMENTS)

@@ -81,6 +81,13 @@ FIGURES: Mapping[str, Figure] = {
         "(the alchemy.run EKS Nodegroup provider documents CREATING -> ACTIVE as ~2-5 min). "
         "4 minutes taken.",
     ),
+    "aws:eks/addon:Addon": Figure(
+        60,
+        "estimate: CreateAddon is asynchronous and the provider waits for ACTIVE "
+        "(terraform-provider-aws internal/service/eks/addon.go, waitAddonCreated); AWS documents "
+        "no typical time. Adopting a running DaemonSet or rolling out two CoreDNS pods on ready "
+        "nodes takes about a minute.",
+    ),
     "aws:eks/accessEntry:AccessEntry": Figure(2, _SECONDS_API_CALL),
     "aws:eks/accessPolicyAssociation:AccessPolicyAssociation": Figure(2, _SECONDS_API_CALL),
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": Figure(1, _SECONDS_API_CALL),

@@ -212,6 +212,10 @@ class Cluster(pulumi.ComponentResource):
             f"{name}-kubernetes",
             kubeconfig=kubeconfig,
             delete_unreachable=False,
+            # Without it the provider replaces a Secret whose data changes, and a named Secret is
+            # deleted before it is recreated: Flux would find no SSH key (or app credentials) for a
+            # moment. With it, a key rotation updates the Secret in place.
+            enable_secret_mutable=True,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*admin_grants, *runner_access]),
         )
         self.cluster_name = cluster.name

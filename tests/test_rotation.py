@@ -1,13 +1,14 @@
 """Rotating the deploy key (`deployKey.generation` 1 -> 2) never leaves Flux holding a key GitHub dropped.
 
 The new key pair and deploy key get new resource names, so Pulumi creates them as new resources; the
-SSH Secret keeps its name and is updated in place once the new deploy key exists; the old key pair
-and deploy key, gone from the program, are deleted at the end of the update, after every create and
-update. The order is read off the before/after graphs with `tests.graph_support.update_steps`.
+SSH Secret keeps its name and is updated in place (never deleted and recreated) once the new deploy
+key exists; the old key pair and deploy key, gone from the program, are deleted at the end of the
+update, after every create and update. The order is read off the before/after graphs with `tests.graph_support.update_steps`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -21,11 +22,43 @@ TLS_KEY = "tls:index/privateKey:PrivateKey"
 DEPLOY_KEY = "github:index/repositoryDeployKey:RepositoryDeployKey"
 SECRET = "kubernetes:core/v1:Secret"
 SSH_SECRET_NAME = "deploy-key"
+KUBERNETES_PROVIDER = "pulumi:providers:kubernetes"
 
 
 def next_generation(document: dict[str, Any]) -> None:
     deploy_key = document["config"]["eks-gitops:deployKey"]
     deploy_key["generation"] = deploy_key["generation"] + 1
+
+
+def secret_change_replaces(steps: UpdateSteps, secret_urn: str) -> bool:
+    """Whether the Kubernetes provider turns this change of a Secret into a replacement.
+
+    pulumi-kubernetes, provider/pkg/provider/diff.go `forceNewProperties`: `.metadata.name` and
+    `.metadata.namespace` always force a replacement; a Secret's `.type`, `.data` and `.stringData`
+    do too, unless the provider's `enableSecretMutable` is on and the Secret is not `immutable`
+    (diff_test.go: "Secret resources trigger a replace when enableSecretMutable is not set").
+    A replaced Secret that keeps its name is deleted before it is created again."""
+    old, new = steps.before.nodes[secret_urn], steps.after.nodes[secret_urn]
+    (provider,) = (
+        steps.after.nodes[urn]
+        for urn in new.depends_on
+        if steps.after.nodes[urn].type == KUBERNETES_PROVIDER
+    )
+    # The SDK sends boolean provider settings JSON-encoded.
+    mutable = provider.inputs.get("enableSecretMutable") in (True, "true")
+    force_new = (
+        set() if mutable and not new.inputs.get("immutable") else {"type", "data", "stringData"}
+    )
+    changed = {
+        key
+        for key in old.inputs.keys() | new.inputs.keys()
+        if old.inputs.get(key) != new.inputs.get(key)
+    }
+    moved = any(
+        old.inputs["metadata"].get(key) != new.inputs["metadata"].get(key)
+        for key in ("name", "namespace")
+    )
+    return moved or bool(changed & force_new)
 
 
 def rotation_order_problems(steps: UpdateSteps) -> list[str]:
@@ -40,6 +73,9 @@ def rotation_order_problems(steps: UpdateSteps) -> list[str]:
     created, deleted = new_key[0].urn, old_key[0].urn
     if secret not in steps.updates:
         problems.append("the SSH Secret is not updated in place")
+        return problems
+    if secret_change_replaces(steps, secret):
+        problems.append("the SSH Secret is deleted and recreated: Flux has no key in between")
         return problems
     if not steps.guaranteed_before(("create", created), ("update", secret)):
         problems.append("the Secret may switch keys before GitHub has the new one")
@@ -111,4 +147,18 @@ def test_a_deploy_key_that_keeps_its_name_is_caught(
     # Same names before and after: Pulumi would replace the key in place of a create-then-delete.
     assert rotation_order_problems(update_steps(before, before)) == [
         "the deploy key does not get a new resource name"
+    ]
+
+
+def test_a_provider_that_replaces_changed_secrets_is_caught(
+    rotated: Callable[[str], tuple[Graph, Graph]],
+) -> None:
+    before, after = rotated("dev")
+    secret = after.find(SECRET, SSH_SECRET_NAME)
+    (provider,) = (n for n in after.of_type(KUBERNETES_PROVIDER) if n.urn in secret.depends_on)
+    assert provider.inputs["enableSecretMutable"] == "true"
+    immutable = {k: v for k, v in provider.inputs.items() if k != "enableSecretMutable"}
+    broken = after.replacing(dataclasses.replace(provider, inputs=immutable))
+    assert rotation_order_problems(update_steps(before, broken)) == [
+        "the SSH Secret is deleted and recreated: Flux has no key in between"
     ]

@@ -10,10 +10,11 @@ PY := $(VENV)/bin/python
 STACK ?= dev
 STACKS := dev qa prod
 
-.PHONY: help plan plans test lint typecheck unit validate render promote diff bench clean
+.PHONY: help plan plans pin-flux test lint typecheck unit validate render promote diff bench clean
 
 help:
 	@echo "make plan STACK=dev     offline plan of one stack into build/plan/<stack>/"
+	@echo "make pin-flux STACK=prod [FLUX_MANIFESTS=install.yaml]   pin the Flux manifest's SHA-256"
 	@echo "make test               lint, type checks, gitops validation and the test suite"
 	@echo "make validate           build and check every kustomization under gitops/"
 	@echo "make render             regenerate gitops/aws/clusters/<env>/gitops-system/"
@@ -37,6 +38,9 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt $(UV)
 
 plan: $(VENV)/.installed
 	$(PY) -m tools.plan --stack $(STACK) $(if $(FLUX_MANIFESTS),--flux-manifests $(FLUX_MANIFESTS))
+
+pin-flux: $(VENV)/.installed
+	$(PY) -m tools.pin_flux --stack $(STACK) $(if $(FLUX_MANIFESTS),--flux-manifests $(FLUX_MANIFESTS))
 
 plans: $(VENV)/.installed
 	for stack in $(STACKS); do $(PY) -m tools.plan --stack $$stack || exit 1; done

@@ -2,9 +2,10 @@
 
 import pulumi
 import pulumi_aws as aws
-import pulumi_github as github
+import pulumi_tls as tls
 
 import guardrails
+import providers
 from blueprints.deploy_key import deploy_key_title
 from components.app_credentials import SUMOLOGIC_SECRET, AppCredentials, AppCredentialsArgs
 from components.cluster import Cluster, ClusterArgs
@@ -20,13 +21,23 @@ loaded = load_settings()
 settings = loaded.settings
 guardrails.enforce(settings)
 namespace = settings.toolkit.namespace
+# Before anything is declared: an unpinned manifest on prod stops the run with nothing changed.
+flux_manifest = obtain_manifest(
+    settings.toolkit,
+    stack=settings.stack,
+    production=settings.is_production,
+    offline=loaded.runtime.offline,
+    cache_dir=loaded.runtime.flux_cache_dir,
+)
 
 aws_provider = aws.Provider(
     "aws", region=settings.region, default_tags={"tags": dict(settings.tags)}
 )
-github_provider = github.Provider(
+github_provider = providers.github_provider(
     "github", owner=settings.github.owner, base_url=settings.github.api_url
 )
+# Default providers are disabled (Pulumi.yaml); TLS needs no configuration, only a name.
+tls_provider = tls.Provider("tls")
 
 network = Network(
     "network",
@@ -48,11 +59,7 @@ toolkit = Toolkit(
     "toolkit",
     ToolkitArgs(
         config=settings.toolkit,
-        manifest=obtain_manifest(
-            settings.toolkit,
-            offline=loaded.runtime.offline,
-            cache_dir=loaded.runtime.flux_cache_dir,
-        ),
+        manifest=flux_manifest,
         kubernetes_provider=cluster.kubernetes_provider,
         depends_on=[cluster.node_group],
     ),
@@ -75,6 +82,7 @@ deploy_key = DeployKey(
         ),
         namespace=namespace,
         github_provider=github_provider,
+        tls_provider=tls_provider,
         kubernetes_provider=cluster.kubernetes_provider,
         depends_on=toolkit.namespaces,
     ),

@@ -31,6 +31,7 @@ class DeployKeyArgs:
     title: str
     namespace: str
     github_provider: pulumi.ProviderResource
+    tls_provider: pulumi.ProviderResource
     kubernetes_provider: Provider
     # The namespace the Secret lives in has to exist first.
     depends_on: Sequence[pulumi.Resource]
@@ -49,7 +50,7 @@ class DeployKey(pulumi.ComponentResource):
         key = tls.PrivateKey(
             generation,
             **KEY_ALGORITHMS[args.config.algorithm],  # type: ignore[arg-type]
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, provider=args.tls_provider),
         )
         self.deploy_key = github.RepositoryDeployKey(
             generation,

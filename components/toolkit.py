@@ -74,6 +74,7 @@ class Toolkit(pulumi.ComponentResource):
                 "components": list(config.components),
                 "expanded": manifest is not None,
                 "manifestSha256": manifest.sha256 if manifest else None,
+                "manifestPinned": config.manifests_sha256 is not None,
             },
             opts,
         )

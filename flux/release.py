@@ -14,11 +14,12 @@ from typing import Final
 
 import pulumi
 
-from settings.model import ToolkitConfig
+from settings.model import MISSING, ConfigError, ToolkitConfig
 
 DEFAULT_BASE_URL: Final = "https://github.com/fluxcd/flux2/releases/download"
 DEFAULT_TIMEOUT_SECONDS: Final = 30.0
 MANIFESTS_FILE_CONFIG_KEY: Final = "eks-gitops:toolkit.manifestsFile"
+MANIFESTS_SHA256_CONFIG_KEY: Final = "eks-gitops:toolkit.manifestsSha256"
 MANIFESTS_FILE_PLAN_OPTION: Final = "--flux-manifests"
 _MANIFEST_FILE_NAME: Final = "install.yaml"
 # The version becomes a cache directory name and part of a URL, so keep it to release tags.
@@ -81,6 +82,19 @@ def load_install_manifest(
         raise ManifestUnavailable(
             _unavailable_message(version, url, "it is not cached and network access is disabled")
         )
+    content = download_release_manifest(version, base_url, timeout_seconds)
+    manifest = _verified(content, url, expected)
+    _write_atomically(cached, content)
+    return manifest
+
+
+def download_release_manifest(
+    version: str,
+    base_url: str = DEFAULT_BASE_URL,
+    timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+) -> bytes:
+    """The release's install manifest as the server sends it, bypassing the cache."""
+    url = release_url(version, base_url)
     try:
         with urllib.request.urlopen(url, timeout=timeout_seconds) as response:
             content: bytes = response.read()
@@ -88,13 +102,19 @@ def load_install_manifest(
         raise ManifestUnavailable(
             _unavailable_message(version, url, f"the download failed: {error}")
         ) from error
-    manifest = _verified(content, url, expected)
-    _write_atomically(cached, content)
-    return manifest
+    return content
+
+
+def manifest_sha256(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
+
+
+def pin_command(stack: str) -> str:
+    return f"make pin-flux STACK={stack}"
 
 
 def _verified(content: bytes, origin: str, expected_sha256: str | None) -> InstallManifest:
-    actual = hashlib.sha256(content).hexdigest()
+    actual = manifest_sha256(content)
     if expected_sha256 is not None and actual != expected_sha256:
         raise ManifestChecksumError(
             f"the Flux install manifest from {origin} has SHA-256 {actual}, "
@@ -138,13 +158,24 @@ def _write_atomically(path: Path, content: bytes) -> None:
 
 
 def obtain_manifest(
-    config: ToolkitConfig, *, offline: bool, cache_dir: Path
+    config: ToolkitConfig, *, stack: str, production: bool, offline: bool, cache_dir: Path
 ) -> InstallManifest | None:
     """The release manifest, or None when offline without one (only the offline plan runs so).
 
-    Online, a missing manifest stops the run: applying a toolkit we could not read is never right."""
+    Online, a missing manifest stops the run: applying a toolkit we could not read is never right.
+    The manifest gets cluster-admin, so production applies only one whose SHA-256 the stack pins;
+    dev and qa may trust an unpinned one on first use, and say so with the digest they trusted.
+    The offline plan applies nothing: it reports an unpinned production manifest, not refuses it."""
+    pinned = config.manifests_sha256 is not None
+    if production and not pinned and not offline:
+        raise ConfigError(
+            MANIFESTS_SHA256_CONFIG_KEY,
+            MISSING,
+            f"the SHA-256 of the Flux {config.version} install manifest: production applies no "
+            f"unpinned manifest; run `{pin_command(stack)}` and commit the stack file",
+        )
     try:
-        return load_install_manifest(
+        manifest = load_install_manifest(
             config.version,
             file=Path(config.manifests_file) if config.manifests_file else None,
             expected_sha256=config.manifests_sha256,
@@ -157,3 +188,15 @@ def obtain_manifest(
         raise pulumi.RunError(str(error)) from None
     except (ManifestChecksumError, OSError) as error:
         raise pulumi.RunError(f"Flux {config.version} manifest: {error}") from None
+    if not pinned:
+        consequence = (
+            "`pulumi up` refuses it on this production stack"
+            if production
+            else "trusting it on first use"
+        )
+        pulumi.log.warn(
+            f"{MANIFESTS_SHA256_CONFIG_KEY} is not set: the Flux {config.version} install manifest "
+            f"from {manifest.origin} has SHA-256 {manifest.sha256}, {consequence}. "
+            f"Pin it with `{pin_command(stack)}`."
+        )
+    return manifest

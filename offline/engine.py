@@ -62,11 +62,47 @@ class RecordedResource:
         return f"{self.type}::{self.name}"
 
 
+DISABLE_DEFAULT_PROVIDERS_KEY = "pulumi:disable-default-providers"
+
+
+class DefaultProviderDenied(pulumi.RunError):
+    """A resource or invoke of a package whose default provider the stack disabled names no provider."""
+
+
+def disabled_default_providers(config: Mapping[str, str]) -> frozenset[str]:
+    """The packages `pulumi:disable-default-providers` names (`*`: every package)."""
+    raw = config.get(DISABLE_DEFAULT_PROVIDERS_KEY)
+    packages = json.loads(raw) if raw else []
+    if not isinstance(packages, list) or not all(isinstance(p, str) for p in packages):
+        raise pulumi.RunError(f"{DISABLE_DEFAULT_PROVIDERS_KEY}: expected a list of package names")
+    return frozenset(packages)
+
+
 class RecordingMonitor(pulumi_mocks.MockMonitor):
-    def __init__(self, mocks: RecordingMocks) -> None:
+    def __init__(
+        self, mocks: RecordingMocks, denied_defaults: frozenset[str] = frozenset()
+    ) -> None:
         super().__init__(mocks)
         self.recorded: list[RecordedResource] = []
         self.stack_outputs: dict[str, Any] = {}
+        self.denied_defaults = denied_defaults
+
+    def _deny_default_provider(self, token: str, provider: str) -> None:
+        # What the engine does with the setting: pulumi/pulumi pkg/resource/deploy,
+        # `defaultProviders.handleRequest` answers a denied package with a deny reference, and
+        # step_generator.go `loadResourceProvider` fails the resource that carries one. A resource or
+        # invoke naming no provider fails instead of using one configured from the environment.
+        package = token.split(":", maxsplit=1)[0]
+        if provider or package == "pulumi":
+            return
+        if "*" in self.denied_defaults or package in self.denied_defaults:
+            raise DefaultProviderDenied(
+                f"default provider for '{package}' disabled: '{token}' must name an explicit provider"
+            )
+
+    def Invoke(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        self._deny_default_provider(request.tok, request.provider)
+        return super().Invoke(request)  # type: ignore[no-untyped-call]
 
     def make_urn(self, parent: str, type_: str, name: str) -> str:
         # The engine leaves the root stack out of its children's qualified types; so do we.
@@ -75,6 +111,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         return super().make_urn(parent, type_, name)
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        if request.custom:
+            self._deny_default_provider(request.type, request.provider)
         response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         if request.type != "pulumi:pulumi:Stack":
             self.recorded.append(
@@ -173,7 +211,7 @@ def run_program(
         else config.get("aws:region", "us-east-1")
     )
     mocks = RecordingMocks(region, stack)
-    monitor = RecordingMonitor(mocks)
+    monitor = RecordingMonitor(mocks, disabled_default_providers(config))
     logs = _LogCollector()
     logger = logging.Logger(f"eks-gitops.{stack}")
     logger.addHandler(logs)

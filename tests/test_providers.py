@@ -1,20 +1,25 @@
-"""Every resource goes through one of the program's explicit providers, and the mock engine's outputs
-are ones the SDK's typed classes can read."""
+"""Every resource goes through one of the program's explicit providers, no provider keeps a credential
+from the environment in its inputs, and the mock engine's outputs are ones the SDK's typed classes
+can read."""
 
 from __future__ import annotations
 
 import importlib
+import json
 import re
+from pathlib import Path
 
 import pulumi
 import pytest
+import yaml
 from pulumi import _types as sdk_types
 from pulumi.runtime import mocks as pulumi_mocks
 
+from offline.engine import DISABLE_DEFAULT_PROVIDERS_KEY, DefaultProviderDenied, run_program
 from offline.outputs import RecordingMocks
-from tests.conftest import ENVIRONMENTS, repo_plan
-
-CREDENTIALED_PACKAGES = ("aws", "kubernetes", "github")
+from tests.conftest import ENVIRONMENTS, FLUX_V294, repo_plan
+from tools.paths import REPO_ROOT
+from tools.plan import PlanError, plan_stack, project_config, write_plan
 
 
 def sdk_resource_class(type_token: str) -> type[pulumi.CustomResource] | None:
@@ -35,18 +40,93 @@ def sdk_resource_class(type_token: str) -> type[pulumi.CustomResource] | None:
     return resource_class
 
 
+def test_the_project_disables_every_default_provider() -> None:
+    # Pulumi.yaml's namespaced config values reach every stack (pulumi/pulumi
+    # sdk/go/common/workspace, TestNamespacedConfigValuesAreInheritedCorrectly), and `*` disables the
+    # default provider of every package (Pulumi docs, Configuration: "pulumi:disable-default-providers").
+    disabled = project_config(REPO_ROOT)[DISABLE_DEFAULT_PROVIDERS_KEY]
+    assert disabled == ["*"]
+    # A stack file would override the project's value.
+    for stack in ENVIRONMENTS:
+        document = yaml.safe_load((REPO_ROOT / f"Pulumi.{stack}.yaml").read_text())
+        assert DISABLE_DEFAULT_PROVIDERS_KEY not in document["config"]
+
+
 @pytest.mark.parametrize("stack", ENVIRONMENTS)
 def test_every_resource_names_an_explicit_provider(stack: str) -> None:
     # With none named, the engine would use a default provider built from the operator's ambient
     # AWS credentials, kubeconfig or GITHUB_TOKEN: the wrong account, cluster or owner, silently.
-    # The TLS provider has no configuration at all, so its default provider reads nothing ambient.
+    # The offline engine refuses that as the real one does; this names the offenders if it did not.
     resources = [
         resource
         for resource in repo_plan(stack).run.resources
-        if resource.custom and resource.type.split(":")[0] in CREDENTIALED_PACKAGES
+        if resource.custom and not resource.type.startswith("pulumi:providers:")
     ]
-    assert len(resources) > 20
+    assert {resource.type.split(":")[0] for resource in resources} == {
+        "aws",
+        "kubernetes",
+        "github",
+        "tls",
+    }
     assert [resource.type_and_name for resource in resources if resource.provider is None] == []
+
+
+def test_the_offline_engine_refuses_a_default_provider(tmp_path: Path) -> None:
+    program = tmp_path / "__main__.py"
+    program.write_text("import pulumi_tls as tls\ntls.PrivateKey('key', algorithm='ED25519')\n")
+
+    def run(disabled: list[str]) -> None:
+        run_program(
+            program,
+            project="p",
+            stack="s",
+            config={DISABLE_DEFAULT_PROVIDERS_KEY: json.dumps(disabled)},
+            secret_keys=[],
+        )
+
+    run(["aws"])
+    for disabled in (["tls"], ["*"]):
+        with pytest.raises(DefaultProviderDenied, match="'tls'"):
+            run(disabled)
+
+
+def test_a_resource_without_a_provider_stops_the_plan(project_copy: Path) -> None:
+    deploy_key = project_copy / "components" / "deploy_key.py"
+    text = deploy_key.read_text()
+    unprovided = "opts=pulumi.ResourceOptions(parent=self, provider=args.tls_provider)"
+    assert unprovided in text
+    deploy_key.write_text(text.replace(unprovided, "opts=pulumi.ResourceOptions(parent=self)"))
+    with pytest.raises(PlanError, match="default provider for 'tls' disabled"):
+        plan_stack("dev", project_dir=project_copy, flux_manifests=FLUX_V294)
+
+
+def test_the_github_token_never_becomes_a_provider_input(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # pulumi_github/provider.py `Provider._internal_init` sends GITHUB_TOKEN as the `token` input when
+    # none is given, and the engine keeps provider inputs in the state for refresh and destroy. The
+    # plugin needs no input: terraform-provider-github github/provider.go `Provider()` gives `token`
+    # DefaultFunc EnvDefaultFunc("GITHUB_TOKEN"), read when the provider is configured, and the
+    # bridge's CheckConfig (pulumi-terraform-bridge pkg/tfbridge/provider.go) returns the inputs
+    # without applying that default, so nothing puts the token back into the state.
+    token = "ghp_planTestTokenThatMustNotBeStored0123"
+    monkeypatch.setenv("GITHUB_TOKEN", token)
+    plan = plan_stack("dev", flux_manifests=FLUX_V294)
+    (provider,) = plan.run.of_type("pulumi:providers:github")
+    assert "token" not in provider.plain_inputs
+    assert provider.plain_inputs["owner"] == "acme-platform"
+    everything = json.dumps(
+        [
+            [resource.plain_inputs for resource in plan.run.resources],
+            plan.run.stack_outputs,
+            plan.run.logs,
+        ],
+        default=str,
+    )
+    assert token not in everything
+    written = write_plan(plan, tmp_path)
+    for path in written.iterdir():
+        assert token not in path.read_text(), path.name
 
 
 @pytest.mark.parametrize("stack", ENVIRONMENTS)

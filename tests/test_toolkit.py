@@ -173,12 +173,15 @@ def settings(stack: str) -> Any:
 
 def test_online_run_without_a_manifest_stops_with_a_clear_message(tmp_path: Path) -> None:
     toolkit = settings("dev").toolkit
-    assert obtain_manifest(toolkit, offline=True, cache_dir=tmp_path) is None
+    assert (
+        obtain_manifest(toolkit, stack="dev", production=False, offline=True, cache_dir=tmp_path)
+        is None
+    )
     missing = type(toolkit)(
         **{**toolkit.__dict__, "manifests_file": str(tmp_path / "nowhere.yaml")}
     )
     with pytest.raises(pulumi.RunError) as error:
-        obtain_manifest(missing, offline=False, cache_dir=tmp_path)
+        obtain_manifest(missing, stack="dev", production=False, offline=False, cache_dir=tmp_path)
     assert "v2.9.4" in str(error.value)
     assert "nowhere.yaml" in str(error.value)
 
@@ -189,7 +192,7 @@ def test_pinned_checksum_is_enforced(tmp_path: Path) -> None:
         **{**toolkit.__dict__, "manifests_file": str(FLUX_V294), "manifests_sha256": "0" * 64}
     )
     with pytest.raises(pulumi.RunError) as error:
-        obtain_manifest(pinned, offline=True, cache_dir=tmp_path)
+        obtain_manifest(pinned, stack="dev", production=False, offline=True, cache_dir=tmp_path)
     assert "0" * 64 in str(error.value)
 
 

@@ -17,6 +17,7 @@ PROGRAM_PATHS = (
     "flux",
     "guardrails.py",
     "manifest_object.py",
+    "providers.py",
     "typed_outputs.py",
     "urns.py",
 )

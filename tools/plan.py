@@ -24,6 +24,7 @@ import pulumi
 import yaml
 
 import guardrails
+from flux.release import MANIFESTS_SHA256_CONFIG_KEY, pin_command
 from offline.engine import ProgramRun, RecordedResource, config_from_stack_file, run_program
 from offline.guardrails import declared_from_graph
 from offline.wire import SECRET_MARK, redact
@@ -150,6 +151,22 @@ def stack_config(project_dir: Path, stack: str) -> dict[str, Any]:
     return document
 
 
+def project_config(project_dir: Path) -> dict[str, Any]:
+    """The config values Pulumi.yaml gives every stack: keys of other namespaces as written
+    (`pulumi:disable-default-providers`), the project's own under its name; a stack file overrides them.
+    Declarations with a `value` give it; those that only declare a type or default give nothing here."""
+    path = project_dir / "Pulumi.yaml"
+    declared = (yaml.safe_load(path.read_text()) or {}).get("config") or {}
+    values: dict[str, Any] = {}
+    for key, entry in declared.items():
+        name = key if ":" in key else f"{PROJECT}:{key}"
+        if not isinstance(entry, dict):
+            values[name] = entry
+        elif "value" in entry:
+            values[name] = entry["value"]
+    return values
+
+
 def plan_stack(
     stack: str,
     *,
@@ -158,7 +175,9 @@ def plan_stack(
     secret_values: Mapping[str, str] | None = None,
 ) -> Plan:
     document = stack_config(project_dir, stack)
-    config = config_from_stack_file(document)
+    config = config_from_stack_file(
+        {"config": {**project_config(project_dir), **(document.get("config") or {})}}
+    )
     secret_keys = [f"{PROJECT}:{key}" for key in SECRET_KEYS]
     for key in secret_keys:
         value = document.get("config", {}).get(key)
@@ -230,6 +249,16 @@ def summary(plan: Plan, target: Path) -> str:
         lines.append(
             f"  toolkit NOT expanded: Flux {toolkit.get('version')} manifests ({toolkit.get('url')}) are not "
             "available offline; pass --flux-manifests FILE to see every toolkit object"
+        )
+    if toolkit is not None and not toolkit.get("manifestPinned"):
+        consequence = (
+            "`pulumi up` refuses to apply it on this production stack"
+            if plan.settings.is_production
+            else "a run trusts whatever it downloads"
+        )
+        lines.append(
+            f"  toolkit manifest NOT pinned ({MANIFESTS_SHA256_CONFIG_KEY} unset): {consequence}; "
+            f"pin it with {pin_command(plan.stack)}"
         )
     lines.append(f"  written to {target}/ (resources.json, manifests.yaml, outputs.json)")
     return "\n".join(lines)

@@ -8,7 +8,6 @@ unexport PYTHONDONTWRITEBYTECODE
 VENV := venv
 PY := $(VENV)/bin/python
 STACK ?= dev
-STACKS := dev qa prod
 
 .PHONY: help plan plans pin-flux test lint typecheck unit validate render promote diff bench clean
 
@@ -43,7 +42,8 @@ pin-flux: $(VENV)/.installed
 	$(PY) -m tools.pin_flux --stack $(STACK) $(if $(FLUX_MANIFESTS),--flux-manifests $(FLUX_MANIFESTS))
 
 plans: $(VENV)/.installed
-	for stack in $(STACKS); do $(PY) -m tools.plan --stack $$stack || exit 1; done
+	for stack in $$($(PY) -c 'from settings.model import ENVIRONMENTS; print(*ENVIRONMENTS)'); do \
+		$(PY) -m tools.plan --stack $$stack || exit 1; done
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

@@ -262,7 +262,7 @@ def run_plan_cli(project: Path, stack_file_text: str) -> subprocess.CompletedPro
         env=environment,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=900,  # a hang guard, not a speed check: a loaded 2-core runner took 2 min
         check=False,
     )
 

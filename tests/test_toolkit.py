@@ -82,11 +82,16 @@ def test_sync_objects_match_bootstrap(stack: str) -> None:
         "url": "ssh://git@github.com/acme-platform/eks-gitops",
     }
     assert kustomization["apiVersion"] == "kustomize.toolkit.fluxcd.io/v1"
+    # Bootstrap's Kustomization, plus what a declared install needs beyond it (issue 11): wait for
+    # the tree to be healthy, and on delete for Flux to remove what it applied (tests/test_sync.py).
     assert kustomization["spec"] == {
+        "deletionPolicy": "WaitForTermination",
         "interval": "10m0s",
         "path": f"./gitops/aws/clusters/{stack}",
         "prune": True,
         "sourceRef": {"kind": "GitRepository", "name": "gitops-system"},
+        "timeout": "25m0s",
+        "wait": True,
     }
     annotations = kustomization["metadata"]["annotations"]
     assert annotations["pulumi.com/waitFor"] == "condition=Ready"

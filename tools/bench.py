@@ -33,6 +33,7 @@ from pulumi.type_token import get_type_token
 
 from settings.model import ENVIRONMENTS
 from tools.paths import REPO_ROOT
+from tools.plan import arguments as offline_plan_arguments
 from tools.plan import command as offline_plan_command
 from tools.plan import main as offline_plan_main
 
@@ -70,7 +71,7 @@ def typed_class_modules(stack: str, out_dir: Path) -> list[str]:
     """Plan `stack` in this process, then name the module of every SDK class that declared a planned
     resource. Importing those modules loads what the program needs for its resources and no more:
     a module the program loads that no resource needs is charged to the plan, not to the floor."""
-    if offline_plan_main(offline_plan_command(stack, out_dir, flux_manifests=FLUX_MANIFESTS)[3:]):
+    if offline_plan_main(offline_plan_arguments(stack, out_dir, flux_manifests=FLUX_MANIFESTS)):
         raise RuntimeError(f"the plan of {stack} failed")
     planned = {
         resource["type"]

@@ -264,6 +264,22 @@ def summary(plan: Plan, target: Path) -> str:
     return "\n".join(lines)
 
 
+def arguments(
+    stack: str,
+    out_dir: Path,
+    *,
+    flux_manifests: Path | None = None,
+    project_dir: Path | None = None,
+) -> list[str]:
+    """The arguments `main` takes to plan `stack` into `out_dir`."""
+    argv = ["--stack", stack, "--out", str(out_dir)]
+    if flux_manifests is not None:
+        argv += ["--flux-manifests", str(flux_manifests)]
+    if project_dir is not None:
+        argv += ["--project-dir", str(project_dir)]
+    return argv
+
+
 def command(
     stack: str,
     out_dir: Path,
@@ -272,12 +288,12 @@ def command(
     project_dir: Path | None = None,
 ) -> list[str]:
     """The command line that plans `stack` in a fresh process (for benchmarks and isolation tests)."""
-    arguments = [sys.executable, "-m", "tools.plan", "--stack", stack, "--out", str(out_dir)]
-    if flux_manifests is not None:
-        arguments += ["--flux-manifests", str(flux_manifests)]
-    if project_dir is not None:
-        arguments += ["--project-dir", str(project_dir)]
-    return arguments
+    return [
+        sys.executable,
+        "-m",
+        "tools.plan",
+        *arguments(stack, out_dir, flux_manifests=flux_manifests, project_dir=project_dir),
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:

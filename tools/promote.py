@@ -139,6 +139,10 @@ def promote(args: argparse.Namespace) -> None:
     if not versions.changes and not stack.changes:
         print(f"nothing to promote: {args.target} already pins {args.source}'s versions")
         return
+    for pin in stack.changes:
+        print(f"{args.target}: {config_key(pin.path)} {pin.old or '(unset)'} -> {pin.new}")
+    for change in versions.changes:
+        print(f"{args.target}: {change.key} {change.old} -> {change.new}")
     for name, text, changed in (
         (target_stack, stack.text, bool(stack.changes)),
         (target_versions, versions.text, bool(versions.changes)),
@@ -146,10 +150,6 @@ def promote(args: argparse.Namespace) -> None:
         if changed:
             (root / name).write_bytes(text.encode("utf-8"))
             print(f"updated {name}")
-    for pin in stack.changes:
-        print(f"{args.target}: {config_key(pin.path)} {pin.old or '(unset)'} -> {pin.new}")
-    for change in versions.changes:
-        print(f"{args.target}: {change.key} {change.old} -> {change.new}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

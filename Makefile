@@ -17,7 +17,7 @@ help:
 	@echo "make test               lint, type checks, gitops validation and the test suite"
 	@echo "make validate           build and check every kustomization under gitops/"
 	@echo "make render             regenerate gitops/aws/clusters/<env>/gitops-system/"
-	@echo "make promote FROM=dev TO=qa [SKIP=1]   move pinned versions one environment on"
+	@echo "make promote FROM=dev TO=qa [SKIP=1] [UNVERIFIED=1]   move the pins one environment on"
 	@echo "make diff FROM=dev TO=qa                compare two environments"
 	@echo "make bench              time the offline plan against the SDK import floor"
 
@@ -67,7 +67,7 @@ render: $(VENV)/.installed
 	$(PY) -m tools.render
 
 promote: $(VENV)/.installed
-	$(PY) -m tools.promote --from $(FROM) --to $(TO) $(if $(SKIP),--allow-skip)
+	$(PY) -m tools.promote --from $(FROM) --to $(TO) $(if $(SKIP),--allow-skip) $(if $(UNVERIFIED),--unverified)
 
 diff: $(VENV)/.installed
 	$(PY) -m tools.envdiff --from $(FROM) --to $(TO)

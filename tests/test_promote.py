@@ -1,15 +1,21 @@
-"""Promotion moves pinned versions one environment on and changes nothing else."""
+"""Promotion moves pinned versions one environment on and changes nothing else. These tests pass
+--unverified; tests/test_promote_gate.py covers the check it skips."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
-from tests.gitops_support import CLUSTERS, copy_tree, env_file, set_pin, snapshot
+from settings.model import EKS_ADDONS, ENVIRONMENTS
+from tests.gitops_support import CLUSTERS, copy_tree, edit, env_file, set_pin, snapshot
 from tools.gitops.cluster_tree import expand_cluster
 from tools.gitops.kustomize import Builder
 from tools.gitops.versions import plan_promotion, with_pins
+from tools.paths import REPO_ROOT
 from tools.promote import main
 
 NEWER = "999.1.0"
@@ -19,6 +25,8 @@ NEWER = "999.1.0"
 def root(tmp_path: Path) -> Path:
     """A copy where dev and qa differ only in dev's newer prometheus-operator version."""
     root = copy_tree(tmp_path)
+    for stack in ENVIRONMENTS:
+        shutil.copy(REPO_ROOT / f"Pulumi.{stack}.yaml", root)
     qa_pins = env_file((root / CLUSTERS / "qa/versions.env").read_text())
     dev = root / CLUSTERS / "dev/versions.env"
     for key, value in qa_pins.items():
@@ -33,7 +41,7 @@ def test_promotes_exactly_the_newer_version(root: Path, capsys: pytest.CaptureFi
     old = env_file(qa_before)["prometheus_operator_version"]
     before = snapshot(root)
 
-    assert main(["--from", "dev", "--to", "qa", "--root", str(root)]) == 0
+    assert main(["--from", "dev", "--to", "qa", "--root", str(root), "--unverified"]) == 0
 
     after = snapshot(root)
     changed = {name for name in before if before[name] != after[name]}
@@ -55,21 +63,24 @@ def test_promotes_exactly_the_newer_version(root: Path, capsys: pytest.CaptureFi
 
 
 def test_second_promotion_changes_nothing(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["--from", "dev", "--to", "qa", "--root", str(root)]) == 0
+    assert main(["--from", "dev", "--to", "qa", "--root", str(root), "--unverified"]) == 0
     before = snapshot(root)
     capsys.readouterr()
-    assert main(["--from", "dev", "--to", "qa", "--root", str(root)]) == 0
+    assert main(["--from", "dev", "--to", "qa", "--root", str(root), "--unverified"]) == 0
     assert snapshot(root) == before
     assert "nothing to promote" in capsys.readouterr().out
 
 
 def test_refuses_to_skip_an_environment(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
     before = snapshot(root)
-    assert main(["--from", "dev", "--to", "prod", "--root", str(root)]) != 0
+    assert main(["--from", "dev", "--to", "prod", "--root", str(root), "--unverified"]) != 0
     assert snapshot(root) == before
     assert "--allow-skip" in capsys.readouterr().err
 
-    assert main(["--from", "dev", "--to", "prod", "--allow-skip", "--root", str(root)]) == 0
+    assert (
+        main(["--from", "dev", "--to", "prod", "--allow-skip", "--root", str(root), "--unverified"])
+        == 0
+    )
     prod = env_file((root / CLUSTERS / "prod/versions.env").read_text())
     assert prod["prometheus_operator_version"] == NEWER
 
@@ -79,7 +90,12 @@ def test_refuses_backwards(
     root: Path, source: str, target: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     before = snapshot(root)
-    assert main(["--from", source, "--to", target, "--allow-skip", "--root", str(root)]) != 0
+    assert (
+        main(
+            ["--from", source, "--to", target, "--allow-skip", "--root", str(root), "--unverified"]
+        )
+        != 0
+    )
     assert snapshot(root) == before
     assert "not forward" in capsys.readouterr().err
 
@@ -96,3 +112,94 @@ def test_plan_only_touches_keys_the_target_pins() -> None:
     assert [(c.key, c.old, c.new) for c in promotion.changes] == [("a", "1", "2")]
     assert promotion.not_pinned == ("c",)
     assert promotion.text == "b=1\na=2\n"
+
+
+def promote(root: Path, source: str, target: str) -> int:
+    return main(["--from", source, "--to", target, "--root", str(root), "--unverified"])
+
+
+def changed_lines(before: str, after: str) -> list[tuple[str, str]]:
+    """(old, new) for each line that differs; the line structure must be the same."""
+    old, new = before.splitlines(keepends=True), after.splitlines(keepends=True)
+    assert len(old) == len(new)
+    return [(a, b) for a, b in zip(old, new, strict=True) if a != b]
+
+
+def test_unverified_moves_a_new_flux_version_and_nothing_environment_specific(
+    root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    edit(root / "Pulumi.dev.yaml", "    version: v2.9.4\n", "    version: v2.10.0\n")
+    qa_file = root / "Pulumi.qa.yaml"
+    qa_before = qa_file.read_text()
+    before = snapshot(root)
+
+    assert promote(root, "dev", "qa") == 0
+
+    after = snapshot(root)
+    changed = {name for name in before if before[name] != after[name]}
+    assert changed == {"Pulumi.qa.yaml", "gitops/aws/clusters/qa/versions.env"}
+    # qa keeps its CIDRs, node sizes, endpoint ranges, comments: only the Flux version line moves.
+    assert changed_lines(qa_before, qa_file.read_text()) == [
+        ("    version: v2.9.4\n", "    version: v2.10.0\n")
+    ]
+    captured = capsys.readouterr()
+    assert "UNVERIFIED" in captured.err
+    assert "qa: eks-gitops:toolkit.version v2.9.4 -> v2.10.0" in captured.out
+
+
+def test_kubernetes_and_addon_versions_move_together(root: Path) -> None:
+    # qa runs 1.35 and prod 1.34 in the stack files as committed; prod's region, zones, sizes,
+    # protection and branch are its own.
+    prod_file = root / "Pulumi.prod.yaml"
+    prod_before = prod_file.read_text()
+    qa = yaml.safe_load((root / "Pulumi.qa.yaml").read_text())["config"]["eks-gitops:cluster"]
+
+    assert promote(root, "qa", "prod") == 0
+
+    expected = [
+        ('    kubernetesVersion: "1.34"\n', f'    kubernetesVersion: "{qa["kubernetesVersion"]}"\n')
+    ]
+    for line in prod_before.splitlines(keepends=True):
+        name = line.strip().split(":", 1)[0]
+        if line.startswith("      ") and name in EKS_ADDONS:
+            expected.append((line, f"      {name}: {qa['addons'][name]}\n"))
+    assert len(expected) == 1 + len(EKS_ADDONS)
+    assert changed_lines(prod_before, prod_file.read_text()) == expected
+
+
+def test_a_digest_is_never_left_beside_another_version(
+    root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    digest = "ab" * 32
+    edit(root / "Pulumi.dev.yaml", "    version: v2.9.4\n", "    version: v2.10.0\n")
+    edit(
+        root / "Pulumi.qa.yaml",
+        "    version: v2.9.4\n",
+        f'    version: v2.9.4\n    manifestsSha256: "{digest}"\n',
+    )
+    before = snapshot(root)
+    assert promote(root, "dev", "qa") == 2
+    assert snapshot(root) == before
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("refused: ")
+    assert "make pin-flux STACK=dev" in err[-1]
+
+
+def test_make_promote_maps_its_variables_to_flags() -> None:
+    def command(*variables: str) -> str:
+        # -n prints the recipes without running them (nor the virtualenv set-up they depend on).
+        completed = subprocess.run(
+            ["make", "-n", "promote", "FROM=dev", "TO=qa", *variables],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        lines = [line for line in completed.stdout.splitlines() if "-m tools.promote" in line]
+        assert len(lines) == 1
+        return lines[0]
+
+    assert command().split()[-4:] == ["--from", "dev", "--to", "qa"]
+    assert command("UNVERIFIED=1").split()[-1] == "--unverified"
+    assert "--allow-skip" in command("SKIP=1").split()
+    assert "--unverified" not in command("SKIP=1").split()

@@ -11,12 +11,10 @@ From then on every run applies only a manifest with that digest.
 from __future__ import annotations
 
 import argparse
-import copy
-import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 import yaml
 
@@ -27,72 +25,16 @@ from flux.release import (
     manifest_sha256,
     release_url,
 )
-from settings.model import PROJECT
 from tools.paths import REPO_ROOT
+from tools.stack_pins import FLUX_DIGEST, TOOLKIT, PinError, with_values
 
-TOOLKIT_KEY: Final = f"{PROJECT}:toolkit"
-PIN_FIELD: Final = "manifestsSha256"
-
-
-class PinError(Exception):
-    """The stack file cannot be pinned as it is written; the message says why."""
-
-
-def _indent(line: str) -> int:
-    return len(line) - len(line.lstrip(" "))
+TOOLKIT_KEY: Final = TOOLKIT[-1]
 
 
 def pinned_stack_text(text: str, digest: str) -> str:
     """`text` with `toolkit.manifestsSha256` set to `digest`: an existing value is replaced in its
     line, otherwise one line is added at the end of the toolkit section. Nothing else changes."""
-    lines = text.splitlines(keepends=True)
-    header = re.compile(rf"^( *){re.escape(TOOLKIT_KEY)}: *(#.*)?$")
-    starts = [i for i, line in enumerate(lines) if header.match(line.rstrip("\r\n"))]
-    if len(starts) != 1:
-        raise PinError(f"expected one block mapping `{TOOLKIT_KEY}:` in the stack file")
-    start = starts[0]
-    outer = _indent(lines[start])
-    key_indent: int | None = None
-    last = start
-    for number in range(start + 1, len(lines)):
-        stripped = lines[number].strip()
-        if not stripped or stripped.startswith("#"):
-            continue
-        if _indent(lines[number]) <= outer:
-            break
-        if key_indent is None:
-            key_indent = _indent(lines[number])
-        last = number
-    if key_indent is None:
-        raise PinError(f"`{TOOLKIT_KEY}:` has no block mapping under it")
-    value = f'"{digest}"'
-    existing = re.compile(
-        rf"^( {{{key_indent}}}{PIN_FIELD}: *)(\"[^\"]*\"|'[^']*'|[^\s#]*)(.*)$", re.S
-    )
-    for number in range(start + 1, last + 1):
-        match = existing.match(lines[number])
-        if match:
-            lines[number] = f"{match.group(1)}{value}{match.group(3)}"
-            break
-    else:
-        ending = re.search(r"\r?\n$", lines[last])
-        newline = ending.group(0) if ending else "\n"
-        if not ending:
-            lines[last] += newline
-        lines.insert(last + 1, f"{' ' * key_indent}{PIN_FIELD}: {value}{newline}")
-    pinned = "".join(lines)
-    _check_only_the_pin_changed(text, pinned, digest)
-    return pinned
-
-
-def _check_only_the_pin_changed(before: str, after: str, digest: str) -> None:
-    expected: Any = copy.deepcopy(yaml.safe_load(before))
-    expected["config"][TOOLKIT_KEY][PIN_FIELD] = digest
-    if yaml.safe_load(after) != expected:
-        raise PinError(
-            f"could not set {PIN_FIELD} without changing anything else; set "
-            f"{MANIFESTS_SHA256_CONFIG_KEY} by hand"
-        )
+    return with_values(text, {FLUX_DIGEST: digest})
 
 
 def main(argv: Sequence[str] | None = None) -> int:

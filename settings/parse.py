@@ -651,8 +651,10 @@ def _parse_webhook(
     section: _Section, environment: str, region: str, toolkit: ToolkitConfig
 ) -> WebhookConfig:
     # On where changes are tried (dev, qa) a push should sync at once; prod opts in explicitly, as
-    # the receiver is an endpoint open to the internet.
-    enabled = section.value("enabled", bool, environment != "prod")
+    # the receiver is an endpoint open to the internet. notification-controller serves the Receiver:
+    # a stack without it has no webhook unless it asks for one, which the check below refuses.
+    served = "notification-controller" in toolkit.components
+    enabled = section.value("enabled", bool, environment != "prod" and served)
     hostname = section.value("hostname", str, "") or None
     if hostname is not None:
         _check(
@@ -685,9 +687,8 @@ def _parse_webhook(
             certificate,
             "a certificate only together with webhook.hostname, the name it is issued for",
         )
-    # The Receiver is served by notification-controller.
     _check(
-        not enabled or "notification-controller" in toolkit.components,
+        not enabled or served,
         section.path("enabled"),
         enabled,
         "false unless toolkit.components includes notification-controller",

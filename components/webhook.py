@@ -104,7 +104,7 @@ class Webhook(pulumi.ComponentResource):
                     namespace=args.namespace,
                     annotations=service_annotations(args.config),
                 ),
-                spec=service_spec(args.config),
+                spec=_typed_service_spec(service_spec(args.config)),
                 opts=kubernetes,
             )
             load_balancer_hostname = self.service.status.apply(_load_balancer_hostname)
@@ -135,6 +135,23 @@ class Webhook(pulumi.ComponentResource):
             ),
         )
         self.register_outputs({"path": self.path, "url": self.url})
+
+
+def _typed_service_spec(spec: dict[str, Any]) -> core_v1.ServiceSpecArgs:
+    # Through the typed classes, so mypy checks every field name against the Kubernetes API.
+    return core_v1.ServiceSpecArgs(
+        type=spec["type"],
+        selector=spec["selector"],
+        ports=[
+            core_v1.ServicePortArgs(
+                name=port["name"],
+                port=port["port"],
+                protocol=port["protocol"],
+                target_port=port["targetPort"],
+            )
+            for port in spec["ports"]
+        ],
+    )
 
 
 def _load_balancer_hostname(status: Any) -> str | None:

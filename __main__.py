@@ -2,6 +2,7 @@
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_random as random
 import pulumi_tls as tls
 
 import guardrails
@@ -14,6 +15,7 @@ from components.network import Network, NetworkArgs
 from components.repository import Repository, RepositoryArgs
 from components.sync import Sync, SyncArgs
 from components.toolkit import Toolkit, ToolkitArgs
+from components.webhook import Webhook, WebhookArgs
 from flux.release import obtain_manifest
 from settings.load import load as load_settings
 
@@ -112,6 +114,24 @@ sync = Sync(
         depends_on=[*toolkit.ready, deploy_key.secret, deploy_key.deploy_key, *credentials.secrets],
     ),
 )
+
+if settings.webhook.enabled:
+    webhook = Webhook(
+        "webhook",
+        WebhookArgs(
+            config=settings.webhook,
+            namespace=namespace,
+            repository=repository.name,
+            # Like TLS, random needs no configuration, only a name.
+            random_provider=random.Provider("random"),
+            github_provider=github_provider,
+            kubernetes_provider=cluster.kubernetes_provider,
+            # The load balancer's targets are the nodes and its interfaces sit in the subnets: on
+            # destroy the Service (and so the NLB) goes first.
+            depends_on=[cluster.node_group, *toolkit.ready],
+        ),
+    )
+    pulumi.export("webhookUrl", webhook.url)
 
 pulumi.export("clusterName", cluster.cluster_name)
 pulumi.export("endpoint", cluster.endpoint)

@@ -202,6 +202,52 @@ def _kubernetes_object(d: _Declared) -> _Generated:
     }
 
 
+def _kubernetes_service(d: _Declared) -> _Generated:
+    resource_id, outputs = _kubernetes_object(d)
+    if (d.inputs.get("spec") or {}).get("type") == "LoadBalancer":
+        # The AWS cloud provider names the load balancer "a" + the Service's UID without dashes, cut
+        # to 32 characters (k8s.io/cloud-provider cloud.go, DefaultLoadBalancerName); an NLB's DNS name appends a
+        # hash and the region's elb domain.
+        uid = str(outputs["metadata"]["uid"]).replace("-", "")
+        hostname = (
+            f"a{uid}"[:32] + f"-{hex_digest('nlb', d.seed, length=16)}.elb.{d.region}.amazonaws.com"
+        )
+        outputs["status"] = {"loadBalancer": {"ingress": [{"hostname": hostname}]}}
+    return resource_id, outputs
+
+
+# What the random provider's charset options choose from (pulumi_random/random_password.py, the
+# `upper`, `lower`, `numeric` and `special` arguments): letters and digits, and these specials.
+_SPECIAL_CHARACTERS = "!@#$%&*()-_=+[]{}<>:?"
+
+
+def _random_password(d: _Declared) -> _Generated:
+    alphabet = "".join(
+        chars
+        for option, chars in (
+            ("upper", "ABCDEFGHIJKLMNOPQRSTUVWXYZ"),
+            ("lower", "abcdefghijklmnopqrstuvwxyz"),
+            ("numeric", "0123456789"),
+            ("special", str(d.inputs.get("overrideSpecial") or _SPECIAL_CHARACTERS)),
+        )
+        if d.inputs.get(option, True)
+    )
+    length = int(d.inputs["length"])
+    stream = b"".join(digest("password", d.seed, str(block)) for block in range(length // 32 + 1))
+    result = "".join(alphabet[byte % len(alphabet)] for byte in stream[:length])
+    # The provider's id is the literal "none"; `result` is a secret output. bcryptHash is left out:
+    # nothing reads it, and no bcrypt implementation is installed to derive it honestly.
+    return "none", {"result": {SECRET_SIG_KEY: SECRET_SIG, "value": result}}
+
+
+def _repository_webhook(d: _Declared) -> _Generated:
+    hook_id = int(d.token[:9], 16)
+    return str(hook_id), {
+        "url": f"https://api.github.com/repos/owner/{d.inputs.get('repository')}/hooks/{hook_id}",
+        "etag": f'W/"{d.token}"',
+    }
+
+
 _OUTPUTS: dict[str, Callable[[_Declared], _Generated]] = {
     "aws:ec2/vpc:Vpc": _prefixed_id("vpc", "vpc"),
     "aws:ec2/subnet:Subnet": _prefixed_id("subnet", "subnet"),
@@ -225,6 +271,9 @@ _OUTPUTS: dict[str, Callable[[_Declared], _Generated]] = {
     "tls:index/privateKey:PrivateKey": _tls_private_key,
     "github:index/repositoryDeployKey:RepositoryDeployKey": _deploy_key,
     "github:index/repository:Repository": _repository,
+    "github:index/repositoryWebhook:RepositoryWebhook": _repository_webhook,
+    "random:index/randomPassword:RandomPassword": _random_password,
+    "kubernetes:core/v1:Service": _kubernetes_service,
 }
 
 
@@ -246,10 +295,9 @@ class RecordingMocks(pulumi.runtime.Mocks):
             unwrap(args.inputs),
             hex_digest(self.stack, args.typ, args.name),
         )
-        if args.typ.startswith("kubernetes:"):
-            generate: Callable[[_Declared], _Generated] | None = _kubernetes_object
-        else:
-            generate = _OUTPUTS.get(args.typ)
+        generate = _OUTPUTS.get(args.typ)
+        if generate is None and args.typ.startswith("kubernetes:"):
+            generate = _kubernetes_object
         if generate is None:
             return f"{args.name}-{declared.token[:8]}", dict(args.inputs)
         resource_id, outputs = generate(declared)

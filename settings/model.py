@@ -177,6 +177,17 @@ class PolicyConfig:
 
 
 @dataclass(frozen=True)
+class WebhookConfig:
+    """GitHub's push webhook to Flux's Receiver, so a push syncs at once instead of at the next poll."""
+
+    enabled: bool
+    hostname: str | None
+    """A DNS name for the receiver: served by the NLB with `certificate_arn`, else by an existing
+    ingress that routes it to the toolkit's `webhook-receiver` Service."""
+    certificate_arn: str | None
+
+
+@dataclass(frozen=True)
 class StackConfig:
     stack: str
     environment: str
@@ -188,6 +199,7 @@ class StackConfig:
     deploy_key: DeployKeyConfig
     sync: SyncConfig
     policy: PolicyConfig
+    webhook: WebhookConfig
     tags: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -208,6 +220,7 @@ KNOWN_KEYS: Final = (
     "deployKey",
     "sync",
     "policy",
+    "webhook",
     *SECRET_KEYS,
 )
 

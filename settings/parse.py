@@ -37,6 +37,7 @@ from settings.model import (
     StackConfig,
     SyncConfig,
     ToolkitConfig,
+    WebhookConfig,
 )
 
 _REGION = re.compile(
@@ -60,6 +61,9 @@ _AWS_ID = {
     "subnet": re.compile(r"^subnet-[0-9a-f]{8,17}$"),
     "security group": re.compile(r"^sg-[0-9a-f]{8,17}$"),
 }
+_ACM_CERTIFICATE_ARN = re.compile(
+    r"^arn:aws[a-z-]*:acm:(?P<region>[a-z0-9-]+):\d{12}:certificate/[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$"
+)
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
 _KNOWN_HOST_KEY = re.compile(
     r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521) [A-Za-z0-9+/]+={0,2}$"
@@ -643,6 +647,56 @@ def _parse_policy(section: _Section, environment: str) -> PolicyConfig:
     return PolicyConfig(tuple(sorted(set(relax), key=POLICY_RULES.index)))
 
 
+def _parse_webhook(
+    section: _Section, environment: str, region: str, toolkit: ToolkitConfig
+) -> WebhookConfig:
+    # On where changes are tried (dev, qa) a push should sync at once; prod opts in explicitly, as
+    # the receiver is an endpoint open to the internet. notification-controller serves the Receiver:
+    # a stack without it has no webhook unless it asks for one, which the check below refuses.
+    served = "notification-controller" in toolkit.components
+    enabled = section.value("enabled", bool, environment != "prod" and served)
+    hostname = section.value("hostname", str, "") or None
+    if hostname is not None:
+        _check(
+            bool(_HOSTNAME.match(hostname)) and "." in hostname,
+            section.path("hostname"),
+            hostname,
+            "a fully qualified host name such as flux-webhook.dev.example.com",
+        )
+    certificate = section.value("certificateArn", str, "") or None
+    if certificate is not None:
+        match = _ACM_CERTIFICATE_ARN.match(certificate)
+        _check(
+            match is not None,
+            section.path("certificateArn"),
+            certificate,
+            "an ACM certificate ARN such as "
+            f"arn:aws:acm:{region}:123456789012:certificate/12345678-1234-1234-1234-123456789012",
+        )
+        assert match is not None
+        # A load balancer can only use a certificate from ACM in its own region.
+        _check(
+            match["region"] == region,
+            section.path("certificateArn"),
+            certificate,
+            f"a certificate in aws:region {region}",
+        )
+        _check(
+            hostname is not None,
+            section.path("certificateArn"),
+            certificate,
+            "a certificate only together with webhook.hostname, the name it is issued for",
+        )
+    _check(
+        not enabled or served,
+        section.path("enabled"),
+        enabled,
+        "false unless toolkit.components includes notification-controller",
+    )
+    section.finish()
+    return WebhookConfig(enabled, hostname, certificate)
+
+
 def parse_stack_config(raw: Mapping[str, object], stack: str) -> StackConfig:
     """Validate the raw stack settings (keys as in the stack file, values JSON-decoded)."""
     prefix = f"{PROJECT}:"
@@ -690,9 +744,14 @@ def parse_stack_config(raw: Mapping[str, object], stack: str) -> StackConfig:
         network=_parse_network(_Section(f"{prefix}network", get("network")), region),
         cluster=_parse_cluster(_Section(f"{prefix}cluster", get("cluster")), stack),
         github=_parse_github(_Section(f"{prefix}github", get("github"))),
-        toolkit=_parse_toolkit(_Section(f"{prefix}toolkit", get("toolkit"))),
+        # Named for the webhook check below; keyword arguments are read in order, so every section
+        # is still checked in the order of the stack file.
+        toolkit=(toolkit := _parse_toolkit(_Section(f"{prefix}toolkit", get("toolkit")))),
         deploy_key=_parse_deploy_key(_Section(f"{prefix}deployKey", get("deployKey"))),
         sync=_parse_sync(_Section(f"{prefix}sync", get("sync")), environment),
         policy=_parse_policy(_Section(f"{prefix}policy", get("policy")), environment),
+        webhook=_parse_webhook(
+            _Section(f"{prefix}webhook", get("webhook")), environment, region, toolkit
+        ),
         tags={"project": PROJECT, "stack": stack, "environment": environment},
     )

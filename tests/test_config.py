@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from settings.model import ConfigError, StackConfig
+from settings.model import ConfigError, StackConfig, WebhookConfig
 from settings.parse import format_go_duration, parse_go_duration, parse_stack_config
 from tests.conftest import ENVIRONMENTS, stack_document
 
@@ -115,8 +115,10 @@ def test_enterprise_host_uses_its_api_and_needs_host_keys() -> None:
     assert settings.github.api_url == "https://git.example.com/api/v3/"
 
 
-def _set(path: str, value: Any) -> Callable[[Raw], None]:
+def _set(path: str, value: Any, then: Callable[[Raw], None] | None = None) -> Callable[[Raw], None]:
     def edit(raw: Raw) -> None:
+        if then is not None:
+            then(raw)
         key, *fields = path.split(".")
         target = raw
         for name in [key, *fields[:-1]]:
@@ -139,6 +141,10 @@ def _drop(path: str) -> Callable[[Raw], None]:
 
     return edit
 
+
+WEBHOOK_CERTIFICATE = (
+    "arn:aws:acm:eu-west-1:123456789012:certificate/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"
+)
 
 BAD_VALUES = [
     ("region", _set("aws:region", "mars-1"), "aws:region"),
@@ -312,6 +318,49 @@ BAD_VALUES = [
     ("section type", _set("eks-gitops:sync", "fast"), "eks-gitops:sync"),
     ("relax unknown", _set("eks-gitops:policy.relax", ["everything"]), "eks-gitops:policy.relax"),
     ("token in file", _set("github:token", "ghp_example"), "github:token"),
+    ("webhook enabled", _set("eks-gitops:webhook.enabled", "yes"), "eks-gitops:webhook.enabled"),
+    ("webhook field", _set("eks-gitops:webhook.host", "x.example.com"), "eks-gitops:webhook.host"),
+    (
+        "webhook hostname",
+        _set("eks-gitops:webhook.hostname", "https://flux.example.com"),
+        "eks-gitops:webhook.hostname",
+    ),
+    (
+        "certificate without hostname",
+        _set("eks-gitops:webhook.certificateArn", WEBHOOK_CERTIFICATE),
+        "eks-gitops:webhook.certificateArn",
+    ),
+    (
+        "certificate shape",
+        _set(
+            "eks-gitops:webhook",
+            {"hostname": "flux.example.com", "certificateArn": "arn:aws:iam::123456789012:role/x"},
+        ),
+        "eks-gitops:webhook.certificateArn",
+    ),
+    # An NLB listener takes certificates from ACM in the load balancer's own region.
+    (
+        "certificate of another region",
+        _set(
+            "eks-gitops:webhook",
+            {
+                "hostname": "flux.example.com",
+                "certificateArn": WEBHOOK_CERTIFICATE.replace("eu-west-1", "us-east-1"),
+            },
+        ),
+        "eks-gitops:webhook.certificateArn",
+    ),
+    (
+        "webhook without notification-controller",
+        _set(
+            "eks-gitops:webhook",
+            {"enabled": True},
+            then=_set(
+                "eks-gitops:toolkit.components", ["source-controller", "kustomize-controller"]
+            ),
+        ),
+        "eks-gitops:webhook.enabled",
+    ),
 ]
 
 
@@ -330,6 +379,38 @@ def test_a_bad_value_is_one_error_naming_its_key(edit: Callable[[Raw], None], ke
     assert message.startswith(f"config error: {key} = ")
     assert "expected" in message
     assert "\n" not in message
+
+
+def test_the_webhook_is_on_outside_prod_unless_turned_off() -> None:
+    assert parse_stack_config(minimal(), "dev").webhook == WebhookConfig(True, None, None)
+    raw = minimal()
+    raw["eks-gitops:environment"] = "prod"
+    assert not parse_stack_config(raw, "prod").webhook.enabled
+    raw["eks-gitops:webhook"] = {
+        "enabled": True,
+        "hostname": "flux.example.com",
+        "certificateArn": WEBHOOK_CERTIFICATE,
+    }
+    assert parse_stack_config(raw, "prod").webhook == WebhookConfig(
+        True, "flux.example.com", WEBHOOK_CERTIFICATE
+    )
+    raw = minimal()
+    raw["eks-gitops:webhook"] = {"enabled": False}
+    assert not parse_stack_config(raw, "dev").webhook.enabled
+    # Without notification-controller nothing would serve the Receiver: off unless asked for.
+    raw = minimal()
+    raw["eks-gitops:toolkit"]["components"] = ["source-controller", "kustomize-controller"]
+    assert not parse_stack_config(raw, "dev").webhook.enabled
+
+
+def test_the_stack_files_enable_the_webhook_on_dev_and_qa_only() -> None:
+    enabled = {
+        stack: parse_stack_config(raw_config(stack), stack).webhook.enabled
+        for stack in ENVIRONMENTS
+    }
+    assert enabled == {"dev": True, "qa": True, "prod": False}
+    # prod says so in its file rather than relying on the default, so opting in is one edit.
+    assert stack_document("prod")["config"]["eks-gitops:webhook"] == {"enabled": False}
 
 
 def test_ready_timeout_must_outlast_the_flux_timeout() -> None:

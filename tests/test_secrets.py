@@ -78,6 +78,10 @@ def known_secrets(plan: Plan, sumologic: Mapping[str, str]) -> Needles:
     values = dict(sumologic)
     for form in forms:
         values.update({f"{form} {k}": v for k, v in private_key_needles(outputs[form]).items()})
+    # The webhook's token, where the stack has one: the Secret Flux reads carries it.
+    for token_secret in graph.of_type(SECRET):
+        if token_secret.inputs["metadata"]["name"] == "webhook-token":
+            values["webhook token"] = token_secret.inputs["stringData"]["token"]
     values["kubeconfig"] = kubeconfig
     values["kubeconfig certificate data"] = certificate
     return Needles(values)
@@ -153,6 +157,9 @@ def test_credentials_and_cluster_access_are_marked_secret(
     graph = graph_of(plan)
     assert graph.find(SECRET, "deploy-key").secret_inputs == {"stringData"}
     assert graph.find(SECRET, "sumologic-credentials").secret_inputs == {"stringData"}
+    if plan.settings.webhook.enabled:
+        assert graph.find(SECRET, "webhook-token").secret_inputs == {"stringData"}
+        assert "webhook token" in known_secrets(plan, sumologic_secrets(stack)).values
     # What the cluster hands back stays secret too.
     for secret in plan.run.of_type(SECRET):
         assert secret.additional_secret_outputs == ["data", "stringData"], secret.name

@@ -10,6 +10,8 @@ edges) in the recorded graph. And each wait has to be long enough: Pulumi must o
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from flux.sync import DELETION_POLICY
@@ -20,6 +22,8 @@ from tests.graph_support import Graph, Node, destroy_order, graph_of, must_delet
 
 GIT_REPOSITORY = "kubernetes:source.toolkit.fluxcd.io/v1:GitRepository"
 KUSTOMIZATION = "kubernetes:kustomize.toolkit.fluxcd.io/v1:Kustomization"
+RECEIVER = "kubernetes:notification.toolkit.fluxcd.io/v1:Receiver"
+SERVICE = "kubernetes:core/v1:Service"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 CRD = "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition"
 NAMESPACE = "kubernetes:core/v1:Namespace"
@@ -42,9 +46,16 @@ def kubernetes_objects(graph: Graph) -> list[Node]:
     return [n for n in graph.nodes.values() if n.type.startswith("kubernetes:")]
 
 
+def load_balancers(graph: Graph) -> list[Node]:
+    return [n for n in graph.of_type(SERVICE) if n.inputs["spec"].get("type") == "LoadBalancer"]
+
+
 def teardown_violations(graph: Graph) -> list[str]:
     """Every pair the destroy could take in the wrong order, as 'A must go before B'."""
-    sync = graph.of_type(GIT_REPOSITORY) + graph.of_type(KUSTOMIZATION)
+    # notification-controller holds a finalizer on each Receiver until it sees the deletion
+    # (fluxcd/notification-controller internal/controller/receiver_controller.go, Reconcile:
+    # AddFinalizer, RemoveFinalizer once DeletionTimestamp is set), like the sync objects' own.
+    sync = graph.of_type(GIT_REPOSITORY) + graph.of_type(KUSTOMIZATION) + graph.of_type(RECEIVER)
     controllers = graph.of_type(DEPLOYMENT)
     foundations = graph.of_type(CRD) + graph.of_type(NAMESPACE)
     infrastructure = graph.of_type(NODE_GROUP) + graph.of_type(EKS_CLUSTER)
@@ -57,6 +68,12 @@ def teardown_violations(graph: Graph) -> list[str]:
         # Flux's uninstall of a chart removes its load balancer, whose interfaces sit in the
         # subnets and need the internet gateway's routes until then.
         *((s, n) for s in sync for n in network),
+        # A LoadBalancer Service carries service.kubernetes.io/load-balancer-cleanup until the cloud
+        # provider has deleted its load balancer (KEP-980, kubernetes/enhancements
+        # keps/sig-network/980-load-balancer-finalizer; k8s.io/cloud-provider
+        # controllers/service/controller.go). The NLB's interfaces and addresses sit in the subnets
+        # and targets the nodes, so the Service goes while the cluster, nodes and network still run.
+        *((lb, n) for lb in load_balancers(graph) for n in [*infrastructure, *network]),
         *((ng, n) for ng in graph.of_type(NODE_GROUP) for n in network),
         *(
             (c, n)
@@ -116,6 +133,32 @@ def test_one_concrete_destroy_order_follows_the_rules(stack: str) -> None:
     for node in graph.nodes.values():
         for dependency in node.depends_on:
             assert position[node.urn] < position[dependency]
+
+
+@pytest.mark.parametrize("stack", ["dev", "qa"])
+def test_the_webhook_receiver_and_its_load_balancer_are_in_the_rules(stack: str) -> None:
+    # Present where the webhook is on, so the rules above are not vacuous for them there.
+    graph = graph_of(repo_plan(stack))
+    assert len(graph.of_type(RECEIVER)) == 1
+    assert len(load_balancers(graph)) == 1
+    order = destroy_order(graph)
+    [load_balancer] = load_balancers(graph)
+    assert order.index(load_balancer.urn) < order.index(graph.of_type(VPC)[0].urn)
+
+
+def test_a_load_balancer_left_to_outlive_the_network_is_caught() -> None:
+    graph = graph_of(repo_plan("dev"))
+    [load_balancer] = load_balancers(graph)
+    # Only its provider left: the cluster (and so subnets and VPC) still outlive it, the gateway and
+    # the NAT no longer do.
+    provider = next(urn for urn in load_balancer.depends_on if "pulumi:providers:" in urn)
+    broken = graph.replacing(dataclasses.replace(load_balancer, depends_on=frozenset({provider})))
+    violations = teardown_violations(broken)
+    assert violations
+    assert all(
+        violation.startswith(f"{SERVICE}::{load_balancer.name} ") for violation in violations
+    )
+    assert any("aws:ec2/internetGateway:InternetGateway" in violation for violation in violations)
 
 
 def test_a_graph_missing_the_sync_to_controller_edges_is_caught() -> None:

@@ -46,7 +46,15 @@ BAR_RATIO = 1.25
 # The libraries the program is built on. What the program does beyond importing them and the typed
 # classes it declares with (its own modules, the mock engine, the run, the files written) is what
 # the bar is about.
-SDK_PACKAGES = ("pulumi", "pulumi_aws", "pulumi_kubernetes", "pulumi_github", "pulumi_tls", "yaml")
+SDK_PACKAGES = (
+    "pulumi",
+    "pulumi_aws",
+    "pulumi_kubernetes",
+    "pulumi_github",
+    "pulumi_random",
+    "pulumi_tls",
+    "yaml",
+)
 
 
 @dataclass(frozen=True)

@@ -56,7 +56,9 @@ FLUX_KINDS: Mapping[str, FluxKind] = {
     "HelmRelease": FluxKind("helm.toolkit.fluxcd.io/v2", "helm-controller", has_schema=True),
     "Alert": FluxKind("notification.toolkit.fluxcd.io/v1beta3", "notification-controller"),
     "Provider": FluxKind("notification.toolkit.fluxcd.io/v1beta3", "notification-controller"),
-    "Receiver": FluxKind("notification.toolkit.fluxcd.io/v1", "notification-controller"),
+    "Receiver": FluxKind(
+        "notification.toolkit.fluxcd.io/v1", "notification-controller", has_schema=True
+    ),
     "ImageRepository": FluxKind("image.toolkit.fluxcd.io/v1", "image-reflector-controller"),
     "ImagePolicy": FluxKind("image.toolkit.fluxcd.io/v1", "image-reflector-controller"),
     "ImageUpdateAutomation": FluxKind("image.toolkit.fluxcd.io/v1", "image-automation-controller"),

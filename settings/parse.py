@@ -29,10 +29,12 @@ from settings.model import (
     ConfigError,
     DeployKeyConfig,
     ExistingNetwork,
+    GitHubAppConfig,
     GitHubConfig,
     Missing,
     NetworkConfig,
     NodeGroupConfig,
+    NotificationsConfig,
     PolicyConfig,
     StackConfig,
     SyncConfig,
@@ -643,6 +645,42 @@ def _parse_policy(section: _Section, environment: str) -> PolicyConfig:
     return PolicyConfig(tuple(sorted(set(relax), key=POLICY_RULES.index)))
 
 
+def _positive_or_none(section: _Section, name: str) -> int | None:
+    if section.raw.get(name) is None:
+        section.read.add(name)
+        return None
+    number = section.value(name, int)
+    _check(number > 0, section.path(name), number, "a positive whole number")
+    return number
+
+
+def _parse_notifications(section: _Section, toolkit: ToolkitConfig) -> NotificationsConfig:
+    commit_statuses = section.value("commitStatuses", bool, True)
+    # The Provider and Alert are served by notification-controller; without it they would sit
+    # there unreconciled and no status would ever be posted.
+    _check(
+        not commit_statuses or "notification-controller" in toolkit.components,
+        section.path("commitStatuses"),
+        commit_statuses,
+        "false while toolkit.components leaves out notification-controller",
+    )
+    app_id = _positive_or_none(section, "githubAppId")
+    installation_id = _positive_or_none(section, "githubAppInstallationId")
+    _check(
+        (app_id is None) == (installation_id is None),
+        section.path("githubAppInstallationId" if app_id else "githubAppId"),
+        MISSING,
+        "both githubAppId and githubAppInstallationId, or neither (then githubStatusToken is used)",
+    )
+    section.finish()
+    app = (
+        GitHubAppConfig(app_id, installation_id)
+        if app_id is not None and installation_id is not None
+        else None
+    )
+    return NotificationsConfig(commit_statuses, app)
+
+
 def parse_stack_config(raw: Mapping[str, object], stack: str) -> StackConfig:
     """Validate the raw stack settings (keys as in the stack file, values JSON-decoded)."""
     prefix = f"{PROJECT}:"
@@ -683,6 +721,7 @@ def parse_stack_config(raw: Mapping[str, object], stack: str) -> StackConfig:
         environment,
         f"'{stack}' on the stack named {stack}",
     )
+    toolkit = _parse_toolkit(_Section(f"{prefix}toolkit", get("toolkit")))
     return StackConfig(
         stack=stack,
         environment=environment,
@@ -690,9 +729,12 @@ def parse_stack_config(raw: Mapping[str, object], stack: str) -> StackConfig:
         network=_parse_network(_Section(f"{prefix}network", get("network")), region),
         cluster=_parse_cluster(_Section(f"{prefix}cluster", get("cluster")), stack),
         github=_parse_github(_Section(f"{prefix}github", get("github"))),
-        toolkit=_parse_toolkit(_Section(f"{prefix}toolkit", get("toolkit"))),
+        toolkit=toolkit,
         deploy_key=_parse_deploy_key(_Section(f"{prefix}deployKey", get("deployKey"))),
         sync=_parse_sync(_Section(f"{prefix}sync", get("sync")), environment),
         policy=_parse_policy(_Section(f"{prefix}policy", get("policy")), environment),
+        notifications=_parse_notifications(
+            _Section(f"{prefix}notifications", get("notifications")), toolkit
+        ),
         tags={"project": PROJECT, "stack": stack, "environment": environment},
     )

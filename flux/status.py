@@ -21,6 +21,5 @@ def commit_status_context(environment: str, kind: str, name: str) -> str:
 def commit_status_expression(environment: str) -> str:
     """The Provider's `commitStatusExpr`: commit_status_context in CEL, over the event's object."""
     return (
-        f"'{_PREFIX}/{environment}/' + event.involvedObject.kind"
-        " + '/' + event.involvedObject.name"
+        f"'{_PREFIX}/{environment}/' + event.involvedObject.kind + '/' + event.involvedObject.name"
     )

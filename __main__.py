@@ -103,6 +103,7 @@ credentials = AppCredentials(
     ),
 )
 # Declared before the sync so the Alert is in place for the first revision the cluster applies.
+# The settings loader hands over a credential exactly when notifications.commitStatuses is on.
 commit_status = (
     CommitStatus(
         "commit-status",

@@ -49,7 +49,7 @@ def _read_secrets(needed: tuple[str, ...]) -> dict[str, pulumi.Output[str]]:
     from pulumi.runtime import config as runtime_config
 
     project_config = pulumi.Config(PROJECT)
-    secrets = {}
+    secrets: dict[str, pulumi.Output[str]] = {}
     for key in SECRET_KEYS:
         full_key = f"{PROJECT}:{key}"
         value = project_config.get_secret(key)

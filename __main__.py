@@ -10,6 +10,7 @@ import providers
 from blueprints.deploy_key import deploy_key_title
 from components.app_credentials import SUMOLOGIC_SECRET, AppCredentials, AppCredentialsArgs
 from components.cluster import Cluster, ClusterArgs
+from components.commit_status import CommitStatus, CommitStatusArgs
 from components.deploy_key import DeployKey, DeployKeyArgs
 from components.network import Network, NetworkArgs
 from components.repository import Repository, RepositoryArgs
@@ -103,6 +104,24 @@ credentials = AppCredentials(
         depends_on=toolkit.namespaces,
     ),
 )
+# Declared before the sync so the Alert is in place for the first revision the cluster applies.
+# The settings loader hands over a credential exactly when notifications.commitStatuses is on.
+commit_status = (
+    CommitStatus(
+        "commit-status",
+        CommitStatusArgs(
+            config=settings.notifications,
+            github=settings.github,
+            environment=settings.environment,
+            namespace=namespace,
+            credential=loaded.secrets.commit_status_credential,
+            kubernetes_provider=cluster.kubernetes_provider,
+            depends_on=toolkit.ready,
+        ),
+    )
+    if loaded.secrets.commit_status_credential is not None
+    else None
+)
 sync = Sync(
     "sync",
     SyncArgs(
@@ -111,7 +130,13 @@ sync = Sync(
         namespace=namespace,
         secret_name=deploy_key.secret_name,
         kubernetes_provider=cluster.kubernetes_provider,
-        depends_on=[*toolkit.ready, deploy_key.secret, deploy_key.deploy_key, *credentials.secrets],
+        depends_on=[
+            *toolkit.ready,
+            deploy_key.secret,
+            deploy_key.deploy_key,
+            *credentials.secrets,
+            *(commit_status.resources if commit_status else []),
+        ],
     ),
 )
 
@@ -140,3 +165,4 @@ pulumi.export("oidcProviderArn", cluster.oidc_provider_arn)
 pulumi.export("nodeRoleArn", cluster.node_role_arn)
 pulumi.export("deployKeyPublicKey", deploy_key.public_key)
 pulumi.export("syncPath", sync.path)
+pulumi.export("syncedRevision", sync.synced_revision)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 from pulumi_kubernetes.apiextensions import CustomResource
@@ -30,6 +31,21 @@ def _ready_metadata(namespace: str, timeout_seconds: int) -> meta_v1.ObjectMetaA
     )
 
 
+def _with_status(
+    args: pulumi.ResourceTransformationArgs,
+) -> pulumi.ResourceTransformationResult:
+    # The SDK's CustomResource resolves only the properties it declares (apiVersion, kind,
+    # metadata, spec); naming `status` too (with no value, so nothing is sent) makes Pulumi resolve
+    # the status the provider reads back from the cluster.
+    return pulumi.ResourceTransformationResult({**args.props, "status": None}, args.opts)
+
+
+def _last_applied_revision(status: dict[str, Any]) -> str:
+    # The Kustomization is awaited until Ready, and by then kustomize-controller has recorded the
+    # source revision it applied (`<branch>@sha1:<sha>`).
+    return str(status["lastAppliedRevision"])
+
+
 @dataclass(frozen=True)
 class SyncArgs:
     config: SyncConfig
@@ -48,6 +64,8 @@ class Sync(pulumi.ComponentResource):
     path: str
     git_repository: CustomResource
     kustomization: CustomResource
+    synced_revision: pulumi.Output[str]
+    """The revision the bootstrap Kustomization last applied, read once Flux reports it Ready."""
 
     def __init__(
         self, name: str, args: SyncArgs, opts: pulumi.ResourceOptions | None = None
@@ -83,7 +101,19 @@ class Sync(pulumi.ComponentResource):
             metadata=_ready_metadata(args.namespace, args.config.ready_timeout_seconds),
             spec=kustomization,
             opts=pulumi.ResourceOptions.merge(
-                base, pulumi.ResourceOptions(depends_on=[*args.depends_on, self.git_repository])
+                base,
+                pulumi.ResourceOptions(
+                    depends_on=[*args.depends_on, self.git_repository],
+                    transformations=[_with_status],
+                ),
             ),
         )
-        self.register_outputs({"path": self.path, "url": repository_url(args.github)})
+        status: pulumi.Output[dict[str, Any]] = vars(self.kustomization)["status"]
+        self.synced_revision = status.apply(_last_applied_revision)
+        self.register_outputs(
+            {
+                "path": self.path,
+                "url": repository_url(args.github),
+                "syncedRevision": self.synced_revision,
+            }
+        )

@@ -34,6 +34,8 @@ class _Declared:
     name: str
     inputs: dict[str, Any]
     token: str
+    token_type: str = ""
+    """The resource's type token."""
 
     @property
     def seed(self) -> str:
@@ -248,6 +250,53 @@ def _repository_webhook(d: _Declared) -> _Generated:
     }
 
 
+GIT_REPOSITORY = "kubernetes:source.toolkit.fluxcd.io/v1:GitRepository"
+KUSTOMIZATION = "kubernetes:kustomize.toolkit.fluxcd.io/v1:Kustomization"
+# Flux's conditions carry a transition time; a fixed one keeps plans byte-identical.
+_TRANSITION_TIME = "2026-01-01T00:00:00Z"
+
+
+def _ready(reason: str, message: str) -> dict[str, Any]:
+    return {
+        "type": "Ready",
+        "status": "True",
+        "reason": reason,
+        "message": message,
+        "observedGeneration": 1,
+        "lastTransitionTime": _TRANSITION_TIME,
+    }
+
+
+def _git_revision(d: _Declared) -> str:
+    """The artifact revision source-controller records: `<branch>@sha1:<commit>`."""
+    branch = (d.inputs.get("spec") or {}).get("ref", {}).get("branch", "main")
+    return f"{branch}@sha1:{hex_digest('commit', d.seed, length=40)}"
+
+
+def _flux_status(d: _Declared, sources: dict[tuple[str, str], str]) -> dict[str, Any] | None:
+    """What a Ready GitRepository or Kustomization reports (the state `pulumi.com/waitFor` awaits):
+    the Kustomization's applied revision is its GitRepository's artifact revision."""
+    namespace = str((d.inputs.get("metadata") or {}).get("namespace", ""))
+    if d.token_type == GIT_REPOSITORY:
+        revision = _git_revision(d)
+        sources[(namespace, str(d.inputs["metadata"]["name"]))] = revision
+        return {
+            "artifact": {"revision": revision, "path": f"gitrepository/{namespace}/{d.name}"},
+            "conditions": [_ready("Succeeded", f"stored artifact for revision '{revision}'")],
+            "observedGeneration": 1,
+        }
+    if d.token_type == KUSTOMIZATION:
+        source = (d.inputs.get("spec") or {}).get("sourceRef", {})
+        revision = sources[(str(source.get("namespace", namespace)), str(source.get("name")))]
+        return {
+            "lastAppliedRevision": revision,
+            "lastAttemptedRevision": revision,
+            "conditions": [_ready("ReconciliationSucceeded", f"Applied revision: {revision}")],
+            "observedGeneration": 1,
+        }
+    return None
+
+
 _OUTPUTS: dict[str, Callable[[_Declared], _Generated]] = {
     "aws:ec2/vpc:Vpc": _prefixed_id("vpc", "vpc"),
     "aws:ec2/subnet:Subnet": _prefixed_id("subnet", "subnet"),
@@ -284,6 +333,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
     def __init__(self, region: str, stack: str) -> None:
         self.region = region
         self.stack = stack
+        # (namespace, name) of each GitRepository -> its artifact revision, for the Kustomizations.
+        self.git_revisions: dict[tuple[str, str], str] = {}
 
     def new_resource(
         self, args: pulumi_mocks.MockResourceArgs
@@ -294,6 +345,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
             args.name,
             unwrap(args.inputs),
             hex_digest(self.stack, args.typ, args.name),
+            args.typ,
         )
         generate = _OUTPUTS.get(args.typ)
         if generate is None and args.typ.startswith("kubernetes:"):
@@ -301,6 +353,9 @@ class RecordingMocks(pulumi.runtime.Mocks):
         if generate is None:
             return f"{args.name}-{declared.token[:8]}", dict(args.inputs)
         resource_id, outputs = generate(declared)
+        status = _flux_status(declared, self.git_revisions)
+        if status is not None:
+            outputs["status"] = status
         return resource_id, {**args.inputs, **outputs}
 
     def call(self, args: pulumi_mocks.MockCallArgs) -> dict[str, Any]:  # type: ignore[override]

@@ -43,6 +43,44 @@ def _all_config() -> dict[str, object]:
     return {key.replace(":config:", ":", 1): value for key, value in merged.items()}
 
 
+def _read_secrets(needed: tuple[str, ...]) -> dict[str, pulumi.Output[str]]:
+    """The secret settings in `needed`, each required and set with --secret; any other secret
+    setting present is refused, so a credential the stack no longer uses does not linger in it."""
+    from pulumi.runtime import config as runtime_config
+
+    project_config = pulumi.Config(PROJECT)
+    secrets: dict[str, pulumi.Output[str]] = {}
+    for key in SECRET_KEYS:
+        full_key = f"{PROJECT}:{key}"
+        value = project_config.get_secret(key)
+        if value is None:
+            if key in needed:
+                raise ConfigError(
+                    full_key, MISSING, f"a secret: pulumi config set --secret {key} VALUE"
+                )
+            continue
+        # get_secret wraps whatever it finds; only the engine's list of secret keys (handed over in
+        # PULUMI_CONFIG_SECRET_KEYS, which the language host also loads into the runtime) tells
+        # ciphertext (`secure:`) from a credential written in clear.
+        if not (
+            runtime_config.is_config_secret(full_key)
+            or full_key in runtime_config.get_config_secret_keys_env()
+        ):
+            raise ConfigError(
+                full_key,
+                "[redacted]",
+                f"no credential in clear in a stack file: pulumi config set --secret {key} VALUE",
+            )
+        if key not in needed:
+            raise ConfigError(
+                full_key,
+                "[redacted]",
+                f"unset (pulumi config rm {key}): this stack's settings do not use it",
+            )
+        secrets[key] = value
+    return secrets
+
+
 def load() -> LoadedConfig:
     """Read and validate the current stack's settings; raises ConfigError before anything is declared."""
     everything = _all_config()
@@ -53,18 +91,14 @@ def load() -> LoadedConfig:
         if key.split(":", 1)[-1] not in secret_keys
     }
     settings = parse_stack_config(raw, pulumi.get_stack())
-    project_config = pulumi.Config(PROJECT)
-    secrets = {}
-    for key in SECRET_KEYS:
-        value = project_config.get_secret(key)
-        if value is None:
-            raise ConfigError(
-                f"{PROJECT}:{key}", MISSING, f"a secret: pulumi config set --secret {key} VALUE"
-            )
-        secrets[key] = value
+    secrets = _read_secrets(settings.secret_keys)
     return LoadedConfig(
         settings,
-        SecretSettings(secrets["sumologicAccessId"], secrets["sumologicAccessKey"]),
+        SecretSettings(
+            secrets["sumologicAccessId"],
+            secrets["sumologicAccessKey"],
+            next((secrets[key] for key in settings.notifications.secret_keys), None),
+        ),
         RuntimeOptions(
             offline=os.environ.get(OFFLINE_ENV) == "1", flux_cache_dir=default_cache_dir()
         ),

@@ -188,6 +188,31 @@ class WebhookConfig:
 
 
 @dataclass(frozen=True)
+class GitHubAppConfig:
+    app_id: int
+    installation_id: int
+
+
+# Secret stack settings holding the commit-status credential: a token, or a GitHub App's key.
+GITHUB_STATUS_TOKEN_KEY: Final = "githubStatusToken"
+GITHUB_APP_PRIVATE_KEY_KEY: Final = "githubAppPrivateKey"
+
+
+@dataclass(frozen=True)
+class NotificationsConfig:
+    commit_statuses: bool
+    github_app: GitHubAppConfig | None
+    """Post statuses as this GitHub App; None posts them with the token `githubStatusToken`."""
+
+    @property
+    def secret_keys(self) -> tuple[str, ...]:
+        """The secret settings these notifications need (none when statuses are off)."""
+        if not self.commit_statuses:
+            return ()
+        return (GITHUB_APP_PRIVATE_KEY_KEY if self.github_app else GITHUB_STATUS_TOKEN_KEY,)
+
+
+@dataclass(frozen=True)
 class StackConfig:
     stack: str
     environment: str
@@ -200,15 +225,22 @@ class StackConfig:
     sync: SyncConfig
     policy: PolicyConfig
     webhook: WebhookConfig
+    notifications: NotificationsConfig
     tags: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def is_production(self) -> bool:
         return self.environment == "prod"
 
+    @property
+    def secret_keys(self) -> tuple[str, ...]:
+        """The secret settings this stack needs; any other one set is a leftover and refused."""
+        return (*APP_SECRET_KEYS, *self.notifications.secret_keys)
+
 
 # Secret stack settings: set with `pulumi config set --secret`, never written in a stack file in clear.
-SECRET_KEYS: Final = ("sumologicAccessId", "sumologicAccessKey")
+APP_SECRET_KEYS: Final = ("sumologicAccessId", "sumologicAccessKey")
+SECRET_KEYS: Final = (*APP_SECRET_KEYS, GITHUB_STATUS_TOKEN_KEY, GITHUB_APP_PRIVATE_KEY_KEY)
 
 # Every top-level key the program understands; anything else under the project namespace is a typo.
 KNOWN_KEYS: Final = (
@@ -221,6 +253,7 @@ KNOWN_KEYS: Final = (
     "sync",
     "policy",
     "webhook",
+    "notifications",
     *SECRET_KEYS,
 )
 
@@ -231,6 +264,8 @@ class SecretSettings:
 
     sumologic_access_id: pulumi.Output[str]
     sumologic_access_key: pulumi.Output[str]
+    commit_status_credential: pulumi.Output[str] | None
+    """The token or the GitHub App's private key, whichever `notifications` uses; None when off."""
 
 
 @dataclass(frozen=True)

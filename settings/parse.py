@@ -29,10 +29,12 @@ from settings.model import (
     ConfigError,
     DeployKeyConfig,
     ExistingNetwork,
+    GitHubAppConfig,
     GitHubConfig,
     Missing,
     NetworkConfig,
     NodeGroupConfig,
+    NotificationsConfig,
     PolicyConfig,
     StackConfig,
     SyncConfig,
@@ -697,6 +699,42 @@ def _parse_webhook(
     return WebhookConfig(enabled, hostname, certificate)
 
 
+def _positive_or_none(section: _Section, name: str) -> int | None:
+    if section.raw.get(name) is None:
+        section.read.add(name)
+        return None
+    number = section.value(name, int)
+    _check(number > 0, section.path(name), number, "a positive whole number")
+    return number
+
+
+def _parse_notifications(section: _Section, toolkit: ToolkitConfig) -> NotificationsConfig:
+    commit_statuses = section.value("commitStatuses", bool, True)
+    # The Provider and Alert are served by notification-controller; without it they would sit
+    # there unreconciled and no status would ever be posted.
+    _check(
+        not commit_statuses or "notification-controller" in toolkit.components,
+        section.path("commitStatuses"),
+        commit_statuses,
+        "false while toolkit.components leaves out notification-controller",
+    )
+    app_id = _positive_or_none(section, "githubAppId")
+    installation_id = _positive_or_none(section, "githubAppInstallationId")
+    _check(
+        (app_id is None) == (installation_id is None),
+        section.path("githubAppInstallationId" if app_id else "githubAppId"),
+        MISSING,
+        "both githubAppId and githubAppInstallationId, or neither (then githubStatusToken is used)",
+    )
+    section.finish()
+    app = (
+        GitHubAppConfig(app_id, installation_id)
+        if app_id is not None and installation_id is not None
+        else None
+    )
+    return NotificationsConfig(commit_statuses, app)
+
+
 def parse_stack_config(raw: Mapping[str, object], stack: str) -> StackConfig:
     """Validate the raw stack settings (keys as in the stack file, values JSON-decoded)."""
     prefix = f"{PROJECT}:"
@@ -744,7 +782,7 @@ def parse_stack_config(raw: Mapping[str, object], stack: str) -> StackConfig:
         network=_parse_network(_Section(f"{prefix}network", get("network")), region),
         cluster=_parse_cluster(_Section(f"{prefix}cluster", get("cluster")), stack),
         github=_parse_github(_Section(f"{prefix}github", get("github"))),
-        # Named for the webhook check below; keyword arguments are read in order, so every section
+        # Named for the webhook and notifications checks below; keyword arguments are read in order, so every section
         # is still checked in the order of the stack file.
         toolkit=(toolkit := _parse_toolkit(_Section(f"{prefix}toolkit", get("toolkit")))),
         deploy_key=_parse_deploy_key(_Section(f"{prefix}deployKey", get("deployKey"))),
@@ -752,6 +790,9 @@ def parse_stack_config(raw: Mapping[str, object], stack: str) -> StackConfig:
         policy=_parse_policy(_Section(f"{prefix}policy", get("policy")), environment),
         webhook=_parse_webhook(
             _Section(f"{prefix}webhook", get("webhook")), environment, region, toolkit
+        ),
+        notifications=_parse_notifications(
+            _Section(f"{prefix}notifications", get("notifications")), toolkit
         ),
         tags={"project": PROJECT, "stack": stack, "environment": environment},
     )

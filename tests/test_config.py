@@ -89,6 +89,8 @@ def test_components_are_kept_in_a_canonical_order() -> None:
         "kustomize-controller",
         "source-controller",
     ]
+    # Without notification-controller there is nothing to post commit statuses.
+    raw["eks-gitops:notifications"] = {"commitStatuses": False}
     assert parse_stack_config(raw, "dev").toolkit.components == (
         "source-controller",
         "kustomize-controller",
@@ -361,6 +363,36 @@ BAD_VALUES = [
         ),
         "eks-gitops:webhook.enabled",
     ),
+    (
+        "statuses without notification-controller",
+        _set("eks-gitops:toolkit.components", ["source-controller", "kustomize-controller"]),
+        "eks-gitops:notifications.commitStatuses",
+    ),
+    (
+        "app id without installation id",
+        _set("eks-gitops:notifications.githubAppId", 1234),
+        "eks-gitops:notifications.githubAppInstallationId",
+    ),
+    (
+        "installation id without app id",
+        _set("eks-gitops:notifications.githubAppInstallationId", 5678),
+        "eks-gitops:notifications.githubAppId",
+    ),
+    (
+        "app id not a number",
+        _set("eks-gitops:notifications.githubAppId", "1234"),
+        "eks-gitops:notifications.githubAppId",
+    ),
+    (
+        "app id zero",
+        _set("eks-gitops:notifications.githubAppId", 0),
+        "eks-gitops:notifications.githubAppId",
+    ),
+    (
+        "token inside the notifications section",
+        _set("eks-gitops:notifications.githubStatusToken", "ghp_example"),
+        "eks-gitops:notifications.githubStatusToken",
+    ),
 ]
 
 
@@ -490,3 +522,29 @@ def test_ssh_over_port_443_changes_the_url_and_known_hosts_names() -> None:
     assert github.api_url is None
     default = parse_stack_config(minimal(), "dev").github
     assert default.ssh_authority == default.known_hosts_name == "github.com"
+
+
+def test_commit_statuses_default_to_on_with_a_token() -> None:
+    notifications = parse_stack_config(minimal(), "dev").notifications
+    assert notifications.commit_statuses
+    assert notifications.github_app is None
+    assert notifications.secret_keys == ("githubStatusToken",)
+
+
+def test_a_github_app_needs_its_private_key_and_no_token() -> None:
+    raw = minimal()
+    raw["eks-gitops:notifications"] = {"githubAppId": 1234, "githubAppInstallationId": 5678}
+    settings = parse_stack_config(raw, "dev")
+    assert settings.notifications.secret_keys == ("githubAppPrivateKey",)
+    assert "githubStatusToken" not in settings.secret_keys
+
+
+def test_statuses_off_need_no_credential_nor_notification_controller() -> None:
+    raw = minimal()
+    raw["eks-gitops:notifications"] = {"commitStatuses": False}
+    raw["eks-gitops:toolkit"] = {
+        "version": "v2.9.4",
+        "components": ["source-controller", "kustomize-controller"],
+    }
+    settings = parse_stack_config(raw, "dev")
+    assert settings.secret_keys == ("sumologicAccessId", "sumologicAccessKey")

@@ -165,8 +165,15 @@ def test_a_graph_missing_the_sync_to_controller_edges_is_caught() -> None:
     graph = graph_of(repo_plan("dev"))
     controller = graph.find(DEPLOYMENT, "gitops-system/kustomize-controller")
     sync = graph.of_type(GIT_REPOSITORY) + graph.of_type(KUSTOMIZATION)
+    # The sync also waits on the commit-status objects, which wait on the controllers: that path
+    # goes too, or it would still order the sync before the controller.
+    commit_status = [
+        *graph.of_type("kubernetes:notification.toolkit.fluxcd.io/v1beta3:Provider"),
+        *graph.of_type("kubernetes:notification.toolkit.fluxcd.io/v1beta3:Alert"),
+        graph.find("kubernetes:core/v1:Secret", "commit-status-credentials"),
+    ]
     broken = graph
-    for node in sync:
+    for node in [*sync, *commit_status]:
         broken = broken.without_edge(node.urn, controller.urn)
     assert teardown_violations(broken) == [
         f"{node.type}::{node.name} must be deleted before {DEPLOYMENT}::{controller.name}"

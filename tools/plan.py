@@ -28,7 +28,7 @@ from flux.release import MANIFESTS_SHA256_CONFIG_KEY, pin_command
 from offline.engine import ProgramRun, RecordedResource, config_from_stack_file, run_program
 from offline.guardrails import declared_from_graph
 from offline.wire import SECRET_MARK, redact
-from settings.model import OFFLINE_ENV, PROJECT, SECRET_KEYS, StackConfig
+from settings.model import OFFLINE_ENV, PROJECT, SECRET_KEYS, ConfigError, StackConfig
 from settings.parse import parse_stack_config
 from tools.paths import REPO_ROOT
 from urns import type_and_name
@@ -178,15 +178,26 @@ def plan_stack(
     config = config_from_stack_file(
         {"config": {**project_config(project_dir), **(document.get("config") or {})}}
     )
-    secret_keys = [f"{PROJECT}:{key}" for key in SECRET_KEYS]
-    for key in secret_keys:
+    # Parsed first: which secret settings the stack needs depends on its settings.
+    try:
+        settings = parse_stack_config(document.get("config") or {}, stack)
+    except ConfigError as error:
+        raise PlanError(str(error)) from None
+    needed = {f"{PROJECT}:{key}" for key in settings.secret_keys}
+    secret_keys = []
+    for key in (f"{PROJECT}:{key}" for key in SECRET_KEYS):
         value = document.get("config", {}).get(key)
-        # Absent, or `secure:` ciphertext that only the stack's secrets provider can open.
-        unreadable = value is None or isinstance(value, dict)
         if secret_values and key in secret_values:
             config[key] = secret_values[key]
-        elif unreadable:
+        elif isinstance(value, dict) or (value is None and key in needed):
+            # `secure:` ciphertext that only the stack's secrets provider can open, or a needed
+            # secret the file lacks: a marked placeholder stands in.
             config[key] = PLACEHOLDER_SECRET
+        else:
+            # Absent and not needed, or written in clear: the latter stays unmarked, so the
+            # program refuses it as a run would.
+            continue
+        secret_keys.append(key)
     if flux_manifests is not None:
         toolkit_key = f"{PROJECT}:toolkit"
         toolkit = json.loads(config.get(toolkit_key, "{}"))
@@ -206,7 +217,6 @@ def plan_stack(
         raise PlanError(str(error)) from None
     # The mock engine does not call stack transforms, so the per-resource guardrails the real engine
     # applies during the run are checked here, over what the program declared.
-    settings = parse_stack_config(document.get("config") or {}, stack)
     violations = guardrails.check_resources(settings, declared_from_graph(run.resources))
     if violations:
         raise PlanError("\n".join(str(violation) for violation in violations))

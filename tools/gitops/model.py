@@ -54,8 +54,12 @@ FLUX_KINDS: Mapping[str, FluxKind] = {
         "kustomize.toolkit.fluxcd.io/v1", "kustomize-controller", has_schema=True
     ),
     "HelmRelease": FluxKind("helm.toolkit.fluxcd.io/v2", "helm-controller", has_schema=True),
-    "Alert": FluxKind("notification.toolkit.fluxcd.io/v1beta3", "notification-controller"),
-    "Provider": FluxKind("notification.toolkit.fluxcd.io/v1beta3", "notification-controller"),
+    "Alert": FluxKind(
+        "notification.toolkit.fluxcd.io/v1beta3", "notification-controller", has_schema=True
+    ),
+    "Provider": FluxKind(
+        "notification.toolkit.fluxcd.io/v1beta3", "notification-controller", has_schema=True
+    ),
     "Receiver": FluxKind(
         "notification.toolkit.fluxcd.io/v1", "notification-controller", has_schema=True
     ),

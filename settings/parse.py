@@ -709,11 +709,13 @@ def _positive_or_none(section: _Section, name: str) -> int | None:
 
 
 def _parse_notifications(section: _Section, toolkit: ToolkitConfig) -> NotificationsConfig:
-    commit_statuses = section.value("commitStatuses", bool, True)
     # The Provider and Alert are served by notification-controller; without it they would sit
-    # there unreconciled and no status would ever be posted.
+    # there unreconciled and no status would ever be posted. Like the webhook, then: on by default
+    # where the controller runs, refused where it does not.
+    served = "notification-controller" in toolkit.components
+    commit_statuses = section.value("commitStatuses", bool, served)
     _check(
-        not commit_statuses or "notification-controller" in toolkit.components,
+        not commit_statuses or served,
         section.path("commitStatuses"),
         commit_statuses,
         "false while toolkit.components leaves out notification-controller",

@@ -89,8 +89,6 @@ def test_components_are_kept_in_a_canonical_order() -> None:
         "kustomize-controller",
         "source-controller",
     ]
-    # Without notification-controller there is nothing to post commit statuses.
-    raw["eks-gitops:notifications"] = {"commitStatuses": False}
     assert parse_stack_config(raw, "dev").toolkit.components == (
         "source-controller",
         "kustomize-controller",
@@ -365,7 +363,13 @@ BAD_VALUES = [
     ),
     (
         "statuses without notification-controller",
-        _set("eks-gitops:toolkit.components", ["source-controller", "kustomize-controller"]),
+        _set(
+            "eks-gitops:notifications.commitStatuses",
+            True,
+            then=_set(
+                "eks-gitops:toolkit.components", ["source-controller", "kustomize-controller"]
+            ),
+        ),
         "eks-gitops:notifications.commitStatuses",
     ),
     (
@@ -536,6 +540,15 @@ def test_a_github_app_needs_its_private_key_and_no_token() -> None:
     raw["eks-gitops:notifications"] = {"githubAppId": 1234, "githubAppInstallationId": 5678}
     settings = parse_stack_config(raw, "dev")
     assert settings.notifications.secret_keys == ("githubAppPrivateKey",)
+    assert "githubStatusToken" not in settings.secret_keys
+
+
+def test_statuses_are_on_wherever_notification_controller_runs() -> None:
+    assert parse_stack_config(minimal(), "dev").notifications.commit_statuses
+    raw = minimal()
+    raw["eks-gitops:toolkit"]["components"] = ["source-controller", "kustomize-controller"]
+    settings = parse_stack_config(raw, "dev")
+    assert not settings.notifications.commit_statuses
     assert "githubStatusToken" not in settings.secret_keys
 
 

@@ -151,9 +151,8 @@ if settings.webhook.enabled:
             random_provider=random.Provider("random"),
             github_provider=github_provider,
             kubernetes_provider=cluster.kubernetes_provider,
-            # The load balancer's targets are the nodes and its interfaces sit in the subnets: on
-            # destroy the Service (and so the NLB) goes first.
-            depends_on=[cluster.node_group, *toolkit.ready],
+            depends_on=toolkit.ready,
+            service_depends_on=[network, *toolkit.namespaces],
         ),
     )
     pulumi.export("webhookUrl", webhook.url)

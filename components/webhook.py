@@ -52,6 +52,11 @@ class WebhookArgs:
     # The toolkit's namespace, CRDs and controllers: notification-controller must serve the Receiver
     # kind, and on destroy still run to release the Receiver's finalizer.
     depends_on: Sequence[pulumi.Resource]
+    # What the load balancer's Service waits for: its namespace and the network only, so the NLB
+    # provisions while the nodes and controllers come up rather than after them. On destroy it goes
+    # before the network: the internet gateway cannot be detached while the NLB holds public
+    # addresses in the VPC (EC2 DetachInternetGateway fails with DependencyViolation).
+    service_depends_on: Sequence[pulumi.Resource]
 
 
 class Webhook(pulumi.ComponentResource):
@@ -105,7 +110,11 @@ class Webhook(pulumi.ComponentResource):
                     annotations=service_annotations(args.config),
                 ),
                 spec=_typed_service_spec(service_spec(args.config)),
-                opts=kubernetes,
+                opts=pulumi.ResourceOptions(
+                    parent=self,
+                    provider=args.kubernetes_provider,
+                    depends_on=list(args.service_depends_on),
+                ),
             )
             load_balancer_hostname = self.service.status.apply(_load_balancer_hostname)
         # The path is a digest of the token, not the token: it is shown in the plan and the stack

@@ -71,9 +71,12 @@ def teardown_violations(graph: Graph) -> list[str]:
         # A LoadBalancer Service carries service.kubernetes.io/load-balancer-cleanup until the cloud
         # provider has deleted its load balancer (KEP-980, kubernetes/enhancements
         # keps/sig-network/980-load-balancer-finalizer; k8s.io/cloud-provider
-        # controllers/service/controller.go). The NLB's interfaces and addresses sit in the subnets
-        # and targets the nodes, so the Service goes while the cluster, nodes and network still run.
-        *((lb, n) for lb in load_balancers(graph) for n in [*infrastructure, *network]),
+        # controllers/service/controller.go), and the service controller runs in the EKS control
+        # plane. The NLB's interfaces and public addresses sit in the subnets, and EC2 refuses to
+        # detach the internet gateway while a VPC has mapped public addresses
+        # (DetachInternetGateway: DependencyViolation), so the Service goes while the cluster and
+        # the network still run. Nodes are only its targets: it need not outlive them.
+        *((lb, n) for lb in load_balancers(graph) for n in [*graph.of_type(EKS_CLUSTER), *network]),
         *((ng, n) for ng in graph.of_type(NODE_GROUP) for n in network),
         *(
             (c, n)

@@ -102,6 +102,11 @@ FIGURES: Mapping[str, Figure] = {
     ),
     "github:index/repository:Repository": Figure(2, _SECONDS_API_CALL),
     "github:index/repositoryDeployKey:RepositoryDeployKey": Figure(1, _SECONDS_API_CALL),
+    # GitHub answers the create call at once and sends its first ping delivery afterwards.
+    "github:index/repositoryWebhook:RepositoryWebhook": Figure(1, _SECONDS_API_CALL),
+    "random:index/randomPassword:RandomPassword": Figure(
+        0, "generated locally by the random provider: no API call"
+    ),
     # Kubernetes. Plain objects exist once the API server accepted them.
     "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition": Figure(
         2, "estimate: accepted at once; the provider waits for the Established condition"
@@ -128,6 +133,13 @@ FIGURES: Mapping[str, Figure] = {
 # Any Kubernetes kind not listed above: a plain object, created when the API server accepts it.
 PLAIN_KUBERNETES_OBJECT = Figure(1, "estimate: one API request")
 PROVIDER = Figure(0, "a provider configuration: nothing is created in the cloud")
+LOAD_BALANCER_SERVICE = Figure(
+    30,
+    "estimate: pulumi-kubernetes reports a LoadBalancer Service created once it has an ingress "
+    "address (provider/pkg/await/service.go); the cloud controller writes the NLB's DNS name "
+    "there when the create calls (load balancer, target groups, listeners) return, minutes "
+    "before the NLB is active and the name resolves",
+)
 
 STEP_OF_TYPE: Mapping[str, str] = {
     "aws:ec2/vpc:Vpc": NETWORK,
@@ -294,16 +306,23 @@ class CriticalPath:
         return [link for link in self.links if is_off_cluster(link.type)]
 
 
+def resource_figure(resource: RecordedResource) -> Figure:
+    """A figure per type, except a Service, whose wait depends on its spec."""
+    if (resource.plain_inputs.get("spec") or {}).get("type") == "LoadBalancer":
+        return LOAD_BALANCER_SERVICE
+    return figure_for(resource.type)
+
+
 def critical_path(resources: Sequence[RecordedResource]) -> CriticalPath:
     by_urn = {resource.urn: resource for resource in resources}
     prerequisites = creation_prerequisites(resources)
-    durations = {urn: figure_for(by_urn[urn].type).seconds for urn in prerequisites}
+    durations = {urn: resource_figure(by_urn[urn]).seconds for urn in prerequisites}
     seconds, chain = longest_path(durations, prerequisites)
     links: list[Link] = []
     elapsed = 0.0
     for urn in chain:
         resource = by_urn[urn]
-        figure = figure_for(resource.type)
+        figure = resource_figure(resource)
         links.append(
             Link(resource.type, resource.name, STEP_OF_TYPE.get(resource.type), elapsed, figure)
         )

@@ -21,3 +21,8 @@ PROGRAM_PATHS = (
     "typed_outputs.py",
     "urns.py",
 )
+
+
+def stack_filename(stack: str) -> str:
+    """A stack's settings file, beside Pulumi.yaml."""
+    return f"Pulumi.{stack}.yaml"

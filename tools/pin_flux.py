@@ -25,7 +25,7 @@ from flux.release import (
     manifest_sha256,
     release_url,
 )
-from tools.paths import REPO_ROOT
+from tools.paths import REPO_ROOT, stack_filename
 from tools.stack_pins import FLUX_DIGEST, TOOLKIT, PinError, with_values
 
 TOOLKIT_KEY: Final = TOOLKIT[-1]
@@ -49,7 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--project-dir", type=Path, default=REPO_ROOT, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    stack_file = args.project_dir / f"Pulumi.{args.stack}.yaml"
+    stack_file = args.project_dir / stack_filename(args.stack)
     try:
         # Bytes, not text mode: the file keeps its own line endings.
         text = stack_file.read_bytes().decode("utf-8")

@@ -30,7 +30,7 @@ from offline.guardrails import declared_from_graph
 from offline.wire import SECRET_MARK, redact
 from settings.model import OFFLINE_ENV, PROJECT, SECRET_KEYS, ConfigError, StackConfig
 from settings.parse import parse_stack_config
-from tools.paths import REPO_ROOT
+from tools.paths import REPO_ROOT, stack_filename
 from urns import type_and_name
 
 # Stack files never hold credentials in clear; the plan stands in for them with marked placeholders.
@@ -131,7 +131,7 @@ def _manifest_sort_key(obj: Mapping[str, Any]) -> tuple[str, str, str, str]:
 
 
 def stack_config(project_dir: Path, stack: str) -> dict[str, Any]:
-    path = project_dir / f"Pulumi.{stack}.yaml"
+    path = project_dir / stack_filename(stack)
     if not path.is_file():
         raise PlanError(f"no stack file {path}")
     try:

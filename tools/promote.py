@@ -25,7 +25,7 @@ from settings.model import ConfigError, StackConfig
 from settings.parse import parse_stack_config
 from tools.gitops.cluster_tree import cluster_directory
 from tools.gitops.versions import VERSIONS_FILENAME, plan_promotion, promotion_refusal, read_pins
-from tools.paths import REPO_ROOT
+from tools.paths import REPO_ROOT, stack_filename
 from tools.promotion_gate import (
     GITHUB_API,
     GateError,
@@ -40,10 +40,6 @@ TOKEN_ENV = "GITHUB_TOKEN"
 
 class PromotionRefusedError(Exception):
     """The promotion cannot go ahead; the message is the one line that says why."""
-
-
-def stack_filename(environment: str) -> str:
-    return f"Pulumi.{environment}.yaml"
 
 
 def versions_filename(environment: str) -> str:

@@ -22,16 +22,18 @@ from pulumi_kubernetes.meta import v1 as meta_v1
 from pulumi_kubernetes.provider import Provider
 
 from flux.receiver import (
+    CONTROLLER_PORT,
+    CONTROLLER_SELECTOR,
     RECEIVER_API,
     RECEIVER_NAME,
     SERVICE_NAME,
     TOKEN_KEY,
     TOKEN_SECRET_NAME,
+    load_balancer_listener,
     needs_load_balancer,
     receiver_path,
     receiver_spec,
     service_annotations,
-    service_spec,
     webhook_base_url,
 )
 from settings.model import WebhookConfig
@@ -102,6 +104,7 @@ class Webhook(pulumi.ComponentResource):
         load_balancer_hostname: pulumi.Output[str | None] = pulumi.Output.from_input(None)
         self.service = None
         if needs_load_balancer(args.config):
+            listener = load_balancer_listener(args.config)
             self.service = core_v1.Service(
                 f"{name}-service",
                 metadata=meta_v1.ObjectMetaArgs(
@@ -109,7 +112,18 @@ class Webhook(pulumi.ComponentResource):
                     namespace=args.namespace,
                     annotations=service_annotations(args.config),
                 ),
-                spec=_typed_service_spec(service_spec(args.config)),
+                spec=core_v1.ServiceSpecArgs(
+                    type="LoadBalancer",
+                    selector=dict(CONTROLLER_SELECTOR),
+                    ports=[
+                        core_v1.ServicePortArgs(
+                            name=listener.name,
+                            port=listener.port,
+                            protocol="TCP",
+                            target_port=CONTROLLER_PORT,
+                        )
+                    ],
+                ),
                 opts=pulumi.ResourceOptions(
                     parent=self,
                     provider=args.kubernetes_provider,
@@ -144,23 +158,6 @@ class Webhook(pulumi.ComponentResource):
             ),
         )
         self.register_outputs({"path": self.path, "url": self.url})
-
-
-def _typed_service_spec(spec: dict[str, Any]) -> core_v1.ServiceSpecArgs:
-    # Through the typed classes, so mypy checks every field name against the Kubernetes API.
-    return core_v1.ServiceSpecArgs(
-        type=spec["type"],
-        selector=spec["selector"],
-        ports=[
-            core_v1.ServicePortArgs(
-                name=port["name"],
-                port=port["port"],
-                protocol=port["protocol"],
-                target_port=port["targetPort"],
-            )
-            for port in spec["ports"]
-        ],
-    )
 
 
 def _load_balancer_hostname(status: Any) -> str | None:

@@ -7,6 +7,7 @@ Pure: names and settings in, plain specs and strings out."""
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from typing import Any, Final
 
 from flux.sync import GIT_REPOSITORY_API
@@ -76,22 +77,20 @@ def service_annotations(config: WebhookConfig) -> dict[str, str]:
     return annotations
 
 
-def service_spec(config: WebhookConfig) -> dict[str, Any]:
-    """An internet-facing NLB in front of the receiver port: TLS on 443 with the certificate (the NLB
-    speaks plain TCP to the pods), else plain HTTP on 80."""
-    tls = serves_tls(config)
-    return {
-        "type": "LoadBalancer",
-        "selector": dict(CONTROLLER_SELECTOR),
-        "ports": [
-            {
-                "name": "https" if tls else "http",
-                "port": HTTPS_PORT if tls else HTTP_PORT,
-                "protocol": "TCP",
-                "targetPort": CONTROLLER_PORT,
-            }
-        ],
-    }
+@dataclass(frozen=True)
+class Listener:
+    """The load balancer's one listener; it forwards to the controllers' CONTROLLER_PORT over TCP."""
+
+    name: str
+    port: int
+
+
+def load_balancer_listener(config: WebhookConfig) -> Listener:
+    """TLS on 443 with the certificate (the NLB speaks plain TCP to the pods), else plain HTTP on
+    80."""
+    if serves_tls(config):
+        return Listener(name="https", port=HTTPS_PORT)
+    return Listener(name="http", port=HTTP_PORT)
 
 
 def webhook_base_url(config: WebhookConfig, load_balancer_hostname: str | None) -> str:

@@ -19,11 +19,12 @@ import yaml
 from flux.receiver import (
     SSL_CERTIFICATE,
     SSL_PORTS,
+    Listener,
+    load_balancer_listener,
     needs_load_balancer,
     receiver_path,
     receiver_spec,
     service_annotations,
-    service_spec,
     webhook_base_url,
 )
 from offline.engine import RecordedResource
@@ -124,13 +125,7 @@ def test_without_a_hostname_the_nlb_serves_plain_http() -> None:
     assert service_annotations(config) == {
         "service.beta.kubernetes.io/aws-load-balancer-type": "nlb"
     }
-    spec = service_spec(config)
-    assert spec["type"] == "LoadBalancer"
-    # The Flux install's notification-controller pods and their `http-webhook` port (9292).
-    assert spec["selector"] == {"app": "notification-controller"}
-    assert spec["ports"] == [
-        {"name": "http", "port": 80, "protocol": "TCP", "targetPort": "http-webhook"}
-    ]
+    assert load_balancer_listener(config) == Listener(name="http", port=80)
     assert webhook_base_url(config, "a1-2.elb.eu-west-1.amazonaws.com") == (
         "http://a1-2.elb.eu-west-1.amazonaws.com"
     )
@@ -146,7 +141,7 @@ def test_with_a_hostname_and_certificate_the_nlb_terminates_tls_on_443() -> None
     # ServiceAnnotationLoadBalancerSSLPorts the ports that get a TLS listener (all when absent).
     assert annotations[SSL_CERTIFICATE] == CERTIFICATE
     assert annotations[SSL_PORTS] == "443"
-    assert [port["port"] for port in service_spec(config)["ports"]] == [443]
+    assert load_balancer_listener(config) == Listener(name="https", port=443)
     assert webhook_base_url(config, "ignored.elb.amazonaws.com") == "https://flux.example.com"
 
 
@@ -223,6 +218,8 @@ def test_prod_plans_no_webhook_unless_it_opts_in(plan_edited: Callable[..., Plan
     assert sorted(parts) == sorted(PARTS)
     annotations = parts[SERVICE].plain_inputs["metadata"]["annotations"]
     assert annotations[SSL_CERTIFICATE] == CERTIFICATE
+    [listener] = parts[SERVICE].plain_inputs["spec"]["ports"]
+    assert (listener["name"], listener["port"]) == ("https", 443)
     url = parts[REPOSITORY_WEBHOOK].plain_inputs["configuration"]["url"]
     namespace = opted.settings.toolkit.namespace
     name = parts[RECEIVER].plain_inputs["metadata"]["name"]
@@ -230,6 +227,36 @@ def test_prod_plans_no_webhook_unless_it_opts_in(plan_edited: Callable[..., Plan
         token_of(parts), name, namespace
     )
     assert opted.outputs()["webhookUrl"] == url
+
+
+@pytest.mark.parametrize("stack", ["dev", "qa"])
+def test_the_load_balancer_reaches_notification_controllers_receiver_port(stack: str) -> None:
+    plan = repo_plan(stack)
+    spec = webhook_parts(plan)[SERVICE].plain_inputs["spec"]
+    assert spec["type"] == "LoadBalancer"
+    [listener] = spec["ports"]
+    assert {key: listener[key] for key in ("name", "port", "protocol")} == {
+        "name": "http",
+        "port": 80,
+        "protocol": "TCP",
+    }
+    # Checked against the Deployment the plan installs from the Flux manifest: the selector picks its
+    # pods, and the target port is one of its container ports, the one the receiver listens on.
+    [controller] = [
+        resource.plain_inputs
+        for resource in plan.run.of_type("kubernetes:apps/v1:Deployment")
+        if resource.plain_inputs["metadata"]["name"] == "notification-controller"
+    ]
+    template = controller["spec"]["template"]
+    assert spec["selector"].items() <= template["metadata"]["labels"].items()
+    [port] = [
+        port
+        for container in template["spec"]["containers"]
+        for port in container.get("ports", [])
+        if port["name"] == listener["targetPort"]
+    ]
+    # The Flux install manifest's notification-controller serves receivers on 9292 (`http-webhook`).
+    assert port["containerPort"] == 9292
 
 
 @pytest.mark.parametrize("stack", ["dev", "qa"])

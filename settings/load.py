@@ -7,6 +7,7 @@ import json
 import os
 
 import pulumi
+from pulumi.runtime import config as runtime_config
 
 from flux.release import default_cache_dir
 from settings.model import (
@@ -35,8 +36,6 @@ def _decode(value: object) -> object:
 def _all_config() -> dict[str, object]:
     # pulumi.Config reads one known key at a time; to report a misspelt key we need the whole set,
     # which the SDK keeps in the engine-provided environment and in its runtime config map.
-    from pulumi.runtime import config as runtime_config
-
     merged: dict[str, object] = dict(runtime_config.get_config_env())
     merged.update(runtime_config.CONFIG.get())
     # Older engines spell keys `project:config:name`; the program only knows `project:name`.
@@ -46,8 +45,6 @@ def _all_config() -> dict[str, object]:
 def _read_secrets(needed: tuple[str, ...]) -> dict[str, pulumi.Output[str]]:
     """The secret settings in `needed`, each required and set with --secret; any other secret
     setting present is refused, so a credential the stack no longer uses does not linger in it."""
-    from pulumi.runtime import config as runtime_config
-
     project_config = pulumi.Config(PROJECT)
     secrets: dict[str, pulumi.Output[str]] = {}
     for key in SECRET_KEYS:

@@ -48,6 +48,19 @@ _SECONDS_API_CALL = (
     "no provider documents a figure"
 )
 
+# The two halves of a first sync: the Kustomization applied, then what it applied healthy.
+FIRST_APPLY = Figure(
+    45,
+    "estimate: kustomize-controller's first build and server-side apply of the cluster path; a "
+    "Kustomization without `wait` or health checks is Ready at this point",
+)
+TREE_HEALTHY = Figure(
+    240,
+    "estimate: the cluster's HelmReleases installed in their `dependsOn` order (dev: "
+    "prometheus-operator, then sumologic and traefik), each a chart download and a Helm install "
+    "that waits for its workloads; every release is capped by its own `timeout` (10-15 min)",
+)
+
 # Typical creation time per resource type, seconds.
 FIGURES: Mapping[str, Figure] = {
     # Network. The EC2 calls for VPCs, subnets, gateways and routes return the object at once;
@@ -124,10 +137,10 @@ FIGURES: Mapping[str, Figure] = {
         "over SSH and the artifact stored; seconds for a small repository",
     ),
     "kubernetes:kustomize.toolkit.fluxcd.io/v1:Kustomization": Figure(
-        45,
-        "estimate: waitFor condition=Ready, i.e. kustomize-controller's first build and "
-        "server-side apply of the cluster path (without health checks, Ready does not wait "
-        "for what the applied HelmReleases install)",
+        FIRST_APPLY.seconds + TREE_HEALTHY.seconds,
+        "estimate: waitFor condition=Ready; with `wait: true` (flux/sync.py) Ready comes after the "
+        "first build and server-side apply (FIRST_APPLY) and the health of everything applied, "
+        "child Kustomizations and their HelmReleases included (TREE_HEALTHY)",
     ),
 }
 # Any Kubernetes kind not listed above: a plain object, created when the API server accepts it.
@@ -195,10 +208,10 @@ SEQUENTIAL_FLOW: Sequence[tuple[str, Figure]] = (
         "bootstrap: wait for the source",
         FIGURES["kubernetes:source.toolkit.fluxcd.io/v1:GitRepository"],
     ),
-    (
-        "bootstrap: wait for the first sync",
-        FIGURES["kubernetes:kustomize.toolkit.fluxcd.io/v1:Kustomization"],
-    ),
+    # `flux bootstrap` waits for its Kustomization Ready, which without `wait` means applied; the
+    # environment is usable once the charts are up, as with the program's own sync.
+    ("bootstrap: wait for the first sync", FIRST_APPLY),
+    ("the cluster's charts become healthy", TREE_HEALTHY),
 )
 
 

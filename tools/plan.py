@@ -10,15 +10,13 @@ Needs no cloud account, no Pulumi CLI and no network; two runs give byte-identic
 from __future__ import annotations
 
 import argparse
-import gc
 import json
-import os
 import sys
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import pulumi
 import yaml
@@ -332,16 +330,5 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def run_as_command() -> NoReturn:
-    """One plan, then exit. Everything the run creates lives until the end, so the cyclic garbage
-    collector only costs time (a tenth of a second here), and so does the interpreter's teardown of
-    the SDK modules (two tenths): the files are closed and the output flushed before leaving."""
-    gc.disable()
-    code = main()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
-
-
 if __name__ == "__main__":
-    run_as_command()
+    sys.exit(main())

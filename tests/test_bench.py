@@ -13,31 +13,33 @@ from tests.conftest import FLUX_V294
 from tools.bench import (
     BAR_RATIO,
     SDK_PACKAGES,
+    Sample,
     bar_verdict,
     bench_stack,
     floor_command,
     floor_imports,
     plan_command,
     results_document,
+    run_timed,
 )
 from tools.paths import REPO_ROOT
 
 FLOOR = ["pulumi", "yaml"]
-# Seconds the fake clock answers per command, in the order they are asked for.
-FAKE_SECONDS = {
-    "floor": [9.0, 1.0, 2.0, 3.0],
-    "plan": [9.0, 4.0, 6.0, 5.0],
+# Wall and CPU seconds the fake clock answers per command, in the order they are asked for.
+FAKE_SAMPLES = {
+    "floor": [Sample(9.0, 9.0), Sample(1.0, 0.5), Sample(2.0, 1.0), Sample(3.0, 0.8)],
+    "plan": [Sample(9.0, 9.0), Sample(4.0, 1.0), Sample(6.0, 1.5), Sample(5.0, 1.2)],
 }
 
 
-def fake_clock(out_dir: Path, stack: str, calls: list[str]) -> Callable[[Sequence[str]], float]:
+def fake_clock(out_dir: Path, stack: str, calls: list[str]) -> Callable[[Sequence[str]], Sample]:
     labels = {
         tuple(floor_command(FLOOR)): "floor",
         tuple(plan_command(stack, out_dir)): "plan",
     }
-    answers = {label: iter(seconds) for label, seconds in FAKE_SECONDS.items()}
+    answers = {label: iter(samples) for label, samples in FAKE_SAMPLES.items()}
 
-    def clock(command: Sequence[str]) -> float:
+    def clock(command: Sequence[str]) -> Sample:
         label = labels[tuple(command)]
         calls.append(label)
         return next(answers[label])
@@ -63,6 +65,9 @@ def test_medians_leave_the_warm_up_out_and_ratios_divide_them(tmp_path: Path) ->
     result = bench_stack("dev", 3, tmp_path, FLOOR, fake_clock(tmp_path, "dev", []))
     assert (result.plan.median_seconds, result.floor.median_seconds) == (5.0, 2.0)
     assert result.ratio == 2.5
+    # CPU seconds have medians of their own (the warm-up's 9.0 left out too).
+    assert (result.plan_cpu.median_seconds, result.floor_cpu.median_seconds) == (1.2, 0.8)
+    assert result.cpu_ratio == 1.2 / 0.8
     assert (result.resources, result.custom_resources) == (3, 2)
 
 
@@ -84,6 +89,14 @@ def test_a_ratio_above_the_bar_is_reported_not_met(tmp_path: Path) -> None:
         "met": False,
     }
     assert bar_verdict([dev]).endswith("2.50, NOT met")
+
+
+def test_a_timed_run_charges_the_childs_cpu_time_not_its_waiting() -> None:
+    # A single-threaded child that sleeps: its CPU time is real (start-up) and less than its wall
+    # time by at least the sleep, whatever the machine's speed.
+    sample = run_timed([sys.executable, "-c", "import time; time.sleep(1.0)"])
+    assert sample.wall_seconds >= 1.0
+    assert 0 < sample.cpu_seconds <= sample.wall_seconds - 1.0
 
 
 # Prints, as its last line, the type tokens of every resource class loaded in the process so far.

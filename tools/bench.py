@@ -5,7 +5,8 @@
 For each stack it times, in fresh processes and interleaved so that machine noise hits all alike,
 the offline plan (`python -m tools.plan` with the v2.9.4 fixture manifest) and the floor (a
 process that imports the SDKs and the module of every typed class the plan of that stack declares
-a resource with); the bar is plan/floor.
+a resource with); the bar is plan/floor in wall time. The same ratio in CPU time (user + system
+of each process) is reported beside it: on a shared machine it moves less with other work.
 Each figure is the median of
 `--runs` runs, after one untimed warm-up of each command (so byte-compilation and a cold page cache
 are not charged to the first run). Writes OUT/results.json and prints a short table. A benchmark,
@@ -19,6 +20,7 @@ import datetime
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -69,6 +71,12 @@ class StackResult:
     plan: Timing
     floor: Timing
     ratio: float
+    """plan / floor: the figure the bar is about."""
+    plan_cpu: Timing
+    floor_cpu: Timing
+    cpu_ratio: float
+    """plan / floor in CPU seconds (user + system): on a shared machine, CPU steal and other work
+    stretch wall time but not this, so it tells noise from a real change."""
     """plan / floor: the figure the bar is about."""
     resources: int
     custom_resources: int
@@ -135,13 +143,25 @@ def resource_counts(resources: Sequence[dict[str, object]]) -> tuple[int, int]:
     return len(resources), sum(1 for resource in resources if resource.get("custom"))
 
 
-def run_timed(command: Sequence[str]) -> float:
+@dataclass(frozen=True)
+class Sample:
+    wall_seconds: float
+    cpu_seconds: float
+
+
+def _children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_timed(command: Sequence[str]) -> Sample:
+    cpu_before = _children_cpu_seconds()
     started = time.perf_counter()
     completed = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - started
     if completed.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed: {completed.stderr.strip()}")
-    return elapsed
+    return Sample(wall_seconds=elapsed, cpu_seconds=_children_cpu_seconds() - cpu_before)
 
 
 def bench_stack(
@@ -149,7 +169,7 @@ def bench_stack(
     runs: int,
     out_dir: Path,
     floor_modules: Sequence[str],
-    clock: Callable[[Sequence[str]], float] = run_timed,
+    clock: Callable[[Sequence[str]], Sample] = run_timed,
 ) -> StackResult:
     commands = {
         "floor": floor_command(floor_modules),
@@ -157,18 +177,26 @@ def bench_stack(
     }
     for command in commands.values():
         clock(command)
-    samples: dict[str, list[float]] = {label: [] for label in commands}
+    samples: dict[str, list[Sample]] = {label: [] for label in commands}
     for _ in range(runs):
         for label, command in commands.items():
             samples[label].append(clock(command))
     resources = json.loads((out_dir / stack / "resources.json").read_text())
     total, custom = resource_counts(resources)
-    plan, floor = timing(samples["plan"]), timing(samples["floor"])
+    plan, floor = (
+        timing([sample.wall_seconds for sample in samples[label]]) for label in ("plan", "floor")
+    )
+    plan_cpu, floor_cpu = (
+        timing([sample.cpu_seconds for sample in samples[label]]) for label in ("plan", "floor")
+    )
     return StackResult(
         stack=stack,
         plan=plan,
         floor=floor,
         ratio=plan.median_seconds / floor.median_seconds,
+        plan_cpu=plan_cpu,
+        floor_cpu=floor_cpu,
+        cpu_ratio=plan_cpu.median_seconds / floor_cpu.median_seconds,
         resources=total,
         custom_resources=custom,
         floor_imports=list(floor_modules),
@@ -207,10 +235,12 @@ def results_document(results: Sequence[StackResult], runs: int) -> dict[str, obj
 
 
 def table(results: Sequence[StackResult]) -> str:
-    lines = [f"{'stack':6} {'plan s':>7} {'floor s':>8} {'ratio':>6} {'resources':>10}"]
+    lines = [
+        f"{'stack':6} {'plan s':>7} {'floor s':>8} {'ratio':>6} {'cpu ratio':>10} {'resources':>10}"
+    ]
     lines += [
         f"{r.stack:6} {r.plan.median_seconds:7.3f} {r.floor.median_seconds:8.3f} "
-        f"{r.ratio:6.2f} {r.resources:>10}"
+        f"{r.ratio:6.2f} {r.cpu_ratio:10.2f} {r.resources:>10}"
         for r in results
     ]
     lines.append(f"all stacks planned in {sum(r.plan.median_seconds for r in results):.3f} s")

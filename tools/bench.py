@@ -60,6 +60,12 @@ SDK_PACKAGES = (
 
 
 @dataclass(frozen=True)
+class Sample:
+    wall_seconds: float
+    cpu_seconds: float
+
+
+@dataclass(frozen=True)
 class Timing:
     median_seconds: float
     runs_seconds: list[float]
@@ -76,8 +82,7 @@ class StackResult:
     floor_cpu: Timing
     cpu_ratio: float
     """plan / floor in CPU seconds (user + system): on a shared machine, CPU steal and other work
-    stretch wall time but not this, so it tells noise from a real change."""
-    """plan / floor: the figure the bar is about."""
+    stretch wall time far more than this, so it tells noise from a real change."""
     resources: int
     custom_resources: int
     floor_imports: list[str]
@@ -138,15 +143,16 @@ def timing(samples: Sequence[float]) -> Timing:
     return Timing(statistics.median(samples), [round(sample, 4) for sample in samples])
 
 
+def wall_and_cpu_timings(samples: Sequence[Sample]) -> tuple[Timing, Timing]:
+    return (
+        timing([sample.wall_seconds for sample in samples]),
+        timing([sample.cpu_seconds for sample in samples]),
+    )
+
+
 def resource_counts(resources: Sequence[dict[str, object]]) -> tuple[int, int]:
     """All resources the plan declares, and how many of them are provider resources (not components)."""
     return len(resources), sum(1 for resource in resources if resource.get("custom"))
-
-
-@dataclass(frozen=True)
-class Sample:
-    wall_seconds: float
-    cpu_seconds: float
 
 
 def _children_cpu_seconds() -> float:
@@ -183,12 +189,8 @@ def bench_stack(
             samples[label].append(clock(command))
     resources = json.loads((out_dir / stack / "resources.json").read_text())
     total, custom = resource_counts(resources)
-    plan, floor = (
-        timing([sample.wall_seconds for sample in samples[label]]) for label in ("plan", "floor")
-    )
-    plan_cpu, floor_cpu = (
-        timing([sample.cpu_seconds for sample in samples[label]]) for label in ("plan", "floor")
-    )
+    plan, plan_cpu = wall_and_cpu_timings(samples["plan"])
+    floor, floor_cpu = wall_and_cpu_timings(samples["floor"])
     return StackResult(
         stack=stack,
         plan=plan,

@@ -99,8 +99,8 @@ def test_a_timed_run_charges_the_childs_cpu_time_not_its_waiting() -> None:
     assert 0 < sample.cpu_seconds <= sample.wall_seconds - 1.0
 
 
-# Prints, as its last line, the type tokens of every resource class loaded in the process so far.
-_LOADED_TYPED_CLASSES = """
+# Prints, as its last line, every resource class loaded in the process so far and its type token.
+_LOADED_RESOURCE_CLASSES = """
 import json, pulumi
 from pulumi.type_token import get_type_token
 
@@ -109,19 +109,20 @@ def subclasses(cls):
         yield sub
         yield from subclasses(sub)
 
-print(json.dumps(sorted({t for c in subclasses(pulumi.Resource) if (t := get_type_token(c))})))
+print(json.dumps({f"{c.__module__}.{c.__qualname__}": get_type_token(c) for c in subclasses(pulumi.Resource)}))
 """
 
 
-def loaded_type_tokens(script: str) -> set[str]:
+def loaded_resource_classes(script: str) -> dict[str, str | None]:
     completed = subprocess.run(
-        [sys.executable, "-c", script + _LOADED_TYPED_CLASSES],
+        [sys.executable, "-c", script + _LOADED_RESOURCE_CLASSES],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
         check=True,
     )
-    return set(json.loads(completed.stdout.splitlines()[-1]))
+    classes: dict[str, str | None] = json.loads(completed.stdout.splitlines()[-1])
+    return classes
 
 
 def test_the_floor_loads_every_typed_class_the_plan_declares_with_and_only_sdk_modules(
@@ -135,8 +136,17 @@ def test_the_floor_loads_every_typed_class_the_plan_declares_with_and_only_sdk_m
         f"main(['--stack', 'dev', '--out', {str(tmp_path / 'plan')!r}, "
         f"'--flux-manifests', {str(FLUX_V294)!r}])\n"
     )
-    loaded_by_plan = loaded_type_tokens(plan)
+    loaded_by_plan = loaded_resource_classes(plan)
+    loaded_by_floor = loaded_resource_classes(floor_command(modules)[2] + "\n")
     resources = json.loads((tmp_path / "plan" / "dev" / "resources.json").read_text())
-    declared_by_typed_class = loaded_by_plan & {resource["type"] for resource in resources}
+    declared_by_typed_class = set(loaded_by_plan.values()) & {r["type"] for r in resources}
     assert {"aws:eks/cluster:Cluster", "kubernetes:core/v1:Secret"} <= declared_by_typed_class
-    assert declared_by_typed_class <= loaded_type_tokens(floor_command(modules)[2] + "\n")
+    assert declared_by_typed_class <= set(loaded_by_floor.values())
+    # The sync's GitRepository and Kustomization have no typed class in the SDK; the program
+    # declares them with the SDK's generic class, which the floor must load as well.
+    assert {"kubernetes:source.toolkit.fluxcd.io/v1:GitRepository"} <= {
+        r["type"] for r in resources
+    }
+    generic = "pulumi_kubernetes.apiextensions.CustomResource.CustomResource"
+    assert generic in loaded_by_plan
+    assert generic in loaded_by_floor

@@ -99,8 +99,19 @@ def typed_class_modules(stack: str, out_dir: Path) -> list[str]:
         for resource in json.loads((out_dir / stack / "resources.json").read_text())
     }
     return sorted(
-        {cls.__module__ for cls in _subclasses(pulumi.Resource) if get_type_token(cls) in planned}
+        {cls.__module__ for cls in _subclasses(pulumi.Resource) if _declares(cls, planned)}
     )
+
+
+def _declares(cls: type, planned: set[str]) -> bool:
+    """Whether `cls`, loaded by the plan, is a class the plan declares resources with: a typed class
+    whose token was planned, or an SDK's generic class, which has no token of its own and declares
+    whatever type it is given (the program's Flux objects are
+    `pulumi_kubernetes.apiextensions.CustomResource`s). The core `pulumi` package's own classes are
+    left out: the floor imports it whole."""
+    token = get_type_token(cls)
+    package = cls.__module__.split(".")[0]
+    return token in planned or (token is None and package in SDK_PACKAGES and package != "pulumi")
 
 
 def _subclasses(cls: type) -> Iterator[type]:

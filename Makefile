@@ -19,7 +19,7 @@ help:
 	@echo "make render             regenerate gitops/aws/clusters/<env>/gitops-system/"
 	@echo "make promote FROM=dev TO=qa [SKIP=1] [UNVERIFIED=1]   move the pins one environment on"
 	@echo "make diff FROM=dev TO=qa                compare two environments"
-	@echo "make bench              time the offline plan against the SDK import floor"
+	@echo "make bench [INSTRUCTIONS=1]   time the offline plan against the SDK import floor (or count instructions under valgrind)"
 
 # uv installs the same exact pins as pip in a fraction of the time; it is itself pinned and kept
 # out of the virtualenv. `--seed` gives the venv pip too, which Pulumi's `toolchain: pip` runs.
@@ -73,7 +73,7 @@ diff: $(VENV)/.installed
 	$(PY) -m tools.envdiff --from $(FROM) --to $(TO)
 
 bench: $(VENV)/.installed
-	$(PY) -m tools.bench
+	$(PY) -m tools.bench $(if $(INSTRUCTIONS),--instructions)
 
 clean:
 	rm -rf build

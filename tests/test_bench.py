@@ -9,6 +9,8 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import FLUX_V294
 from tools.bench import (
     BAR_RATIO,
@@ -16,6 +18,8 @@ from tools.bench import (
     Sample,
     bar_verdict,
     bench_stack,
+    collected_instructions,
+    count_stack,
     floor_command,
     floor_imports,
     plan_command,
@@ -97,6 +101,49 @@ def test_a_timed_run_charges_the_childs_cpu_time_not_its_waiting() -> None:
     sample = run_timed([sys.executable, "-c", "import time; time.sleep(1.0)"])
     assert sample.wall_seconds >= 1.0
     assert 0 < sample.cpu_seconds <= sample.wall_seconds - 1.0
+
+
+# What valgrind's callgrind writes to stderr at the end of a run (its format, numbers made up).
+CALLGRIND_STDERR = """==4242== Callgrind, a call-graph generating cache profiler
+==4242== Command: python -c pass
+==4242==
+==4242== Events    : Ir
+==4242== Collected : 5615623139
+==4242==
+==4242== I   refs:      5,615,623,139
+"""
+
+
+def test_the_instruction_count_is_callgrinds_total() -> None:
+    assert collected_instructions(CALLGRIND_STDERR) == 5_615_623_139
+
+
+def test_a_run_without_one_total_is_an_error_not_a_count() -> None:
+    for stderr in ("==4242== Command: python -c pass\n", CALLGRIND_STDERR * 2):
+        with pytest.raises(RuntimeError, match="expected one callgrind total"):
+            collected_instructions(stderr)
+
+
+def test_instructions_are_counted_once_each_after_both_commands_are_warmed_up(
+    tmp_path: Path,
+) -> None:
+    calls: list[tuple[str, str]] = []
+    labels = {
+        tuple(floor_command(FLOOR)): "floor",
+        tuple(plan_command("dev", tmp_path)): "plan",
+    }
+    counts = {"floor": 4_000, "plan": 5_000}
+
+    def counter(command: Sequence[str]) -> int:
+        calls.append(("count", labels[tuple(command)]))
+        return counts[labels[tuple(command)]]
+
+    def warm_up(command: Sequence[str]) -> None:
+        calls.append(("warm", labels[tuple(command)]))
+
+    result = count_stack("dev", tmp_path, FLOOR, counter, warm_up)
+    assert calls == [("warm", "floor"), ("warm", "plan"), ("count", "floor"), ("count", "plan")]
+    assert (result.plan_instructions, result.floor_instructions, result.ratio) == (5000, 4000, 1.25)
 
 
 # Prints, as its last line, every resource class loaded in the process so far and its type token.

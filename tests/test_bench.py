@@ -36,11 +36,16 @@ FAKE_SAMPLES = {
 }
 
 
-def fake_clock(out_dir: Path, stack: str, calls: list[str]) -> Callable[[Sequence[str]], Sample]:
-    labels = {
+def command_labels(out_dir: Path, stack: str) -> dict[tuple[str, ...], str]:
+    """The fake floor's and plan's command lines, to tell which of the two a fake is asked for."""
+    return {
         tuple(floor_command(FLOOR)): "floor",
         tuple(plan_command(stack, out_dir)): "plan",
     }
+
+
+def fake_clock(out_dir: Path, stack: str, calls: list[str]) -> Callable[[Sequence[str]], Sample]:
+    labels = command_labels(out_dir, stack)
     answers = {label: iter(samples) for label, samples in FAKE_SAMPLES.items()}
 
     def clock(command: Sequence[str]) -> Sample:
@@ -128,10 +133,7 @@ def test_instructions_are_counted_once_each_after_both_commands_are_warmed_up(
     tmp_path: Path,
 ) -> None:
     calls: list[tuple[str, str]] = []
-    labels = {
-        tuple(floor_command(FLOOR)): "floor",
-        tuple(plan_command("dev", tmp_path)): "plan",
-    }
+    labels = command_labels(tmp_path, "dev")
     counts = {"floor": 4_000, "plan": 5_000}
 
     def counter(command: Sequence[str]) -> int:
@@ -186,14 +188,13 @@ def test_the_floor_loads_every_typed_class_the_plan_declares_with_and_only_sdk_m
     loaded_by_plan = loaded_resource_classes(plan)
     loaded_by_floor = loaded_resource_classes(floor_command(modules)[2] + "\n")
     resources = json.loads((tmp_path / "plan" / "dev" / "resources.json").read_text())
-    declared_by_typed_class = set(loaded_by_plan.values()) & {r["type"] for r in resources}
+    planned_types = {resource["type"] for resource in resources}
+    declared_by_typed_class = set(loaded_by_plan.values()) & planned_types
     assert {"aws:eks/cluster:Cluster", "kubernetes:core/v1:Secret"} <= declared_by_typed_class
     assert declared_by_typed_class <= set(loaded_by_floor.values())
     # The sync's GitRepository and Kustomization have no typed class in the SDK; the program
     # declares them with the SDK's generic class, which the floor must load as well.
-    assert {"kubernetes:source.toolkit.fluxcd.io/v1:GitRepository"} <= {
-        r["type"] for r in resources
-    }
+    assert "kubernetes:source.toolkit.fluxcd.io/v1:GitRepository" in planned_types
     generic = "pulumi_kubernetes.apiextensions.CustomResource.CustomResource"
     assert generic in loaded_by_plan
     assert generic in loaded_by_floor

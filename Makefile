@@ -9,7 +9,7 @@ VENV := venv
 PY := $(VENV)/bin/python
 STACK ?= dev
 
-.PHONY: help plan plans pin-flux test lint typecheck unit validate render promote diff bench clean
+.PHONY: help plan plans pin-flux test lint typecheck unit validate render promote diff clean
 
 help:
 	@echo "make plan STACK=dev     offline plan of one stack into build/plan/<stack>/"
@@ -19,7 +19,6 @@ help:
 	@echo "make render             regenerate gitops/aws/clusters/<env>/gitops-system/"
 	@echo "make promote FROM=dev TO=qa [SKIP=1] [UNVERIFIED=1]   move the pins one environment on"
 	@echo "make diff FROM=dev TO=qa                compare two environments"
-	@echo "make bench [INSTRUCTIONS=1]   time the offline plan against the SDK import floor (or count instructions under valgrind)"
 
 # uv installs the same exact pins as pip in a fraction of the time; it is itself pinned and kept
 # out of the virtualenv. `--seed` gives the venv pip too, which Pulumi's `toolchain: pip` runs.
@@ -42,7 +41,7 @@ pin-flux: $(VENV)/.installed
 	$(PY) -m tools.pin_flux --stack $(STACK) $(if $(FLUX_MANIFESTS),--flux-manifests $(FLUX_MANIFESTS))
 
 plans: $(VENV)/.installed
-	for stack in $$($(PY) -c 'from settings.model import ENVIRONMENTS; print(*ENVIRONMENTS)'); do \
+	for stack in $$($(PY) -c 'from eks_gitops.settings.model import ENVIRONMENTS; print(*ENVIRONMENTS)'); do \
 		$(PY) -m tools.plan --stack $$stack || exit 1; done
 
 lint: $(VENV)/.installed
@@ -71,9 +70,6 @@ promote: $(VENV)/.installed
 
 diff: $(VENV)/.installed
 	$(PY) -m tools.envdiff --from $(FROM) --to $(TO)
-
-bench: $(VENV)/.installed
-	$(PY) -m tools.bench $(if $(INSTRUCTIONS),--instructions)
 
 clean:
 	rm -rf build

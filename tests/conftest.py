@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 import yaml
 
-from offline.engine import RecordedResource
-from settings.model import ENVIRONMENTS
-from tools.paths import PROGRAM_PATHS, REPO_ROOT
+from eks_gitops.settings.model import ENVIRONMENTS
+from tools.offline.engine import RecordedResource
+from tools.paths import REPO_ROOT, stack_filename
 from tools.plan import Plan, plan_stack
 
 FLUX_FIXTURES = REPO_ROOT / "tests" / "fixtures" / "flux"
@@ -61,18 +61,12 @@ def stack_document(stack: str) -> dict[str, Any]:
 
 @pytest.fixture
 def project_copy(tmp_path: Path) -> Path:
-    """A copy of the Pulumi project (program, its packages, stack files) to edit stack files in."""
+    """A copy of the project's configuration (Pulumi.yaml and the stack files) to edit stack files in;
+    the plan runs the installed program on it."""
     target = tmp_path / "project"
     target.mkdir()
-    for stack in ENVIRONMENTS:
-        shutil.copy(REPO_ROOT / f"Pulumi.{stack}.yaml", target)
-    for name in PROGRAM_PATHS:
-        if (REPO_ROOT / name).is_dir():
-            shutil.copytree(
-                REPO_ROOT / name, target / name, ignore=shutil.ignore_patterns("__pycache__")
-            )
-        else:
-            shutil.copy(REPO_ROOT / name, target / name)
+    for name in ("Pulumi.yaml", *(stack_filename(stack) for stack in ENVIRONMENTS)):
+        shutil.copy(REPO_ROOT / name, target)
     return target
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from settings.parse import parse_go_duration
+from eks_gitops.settings.parse import parse_go_duration
 from tools.paths import REPO_ROOT
 
 CLUSTERS = Path("gitops/aws/clusters")

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from offline.wire import is_secret
+from tools.offline.wire import is_secret
 from tools.plan import Plan
 
 

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from blueprints.cluster import access_entry_name, admin_access
-from guardrails import check_config
-from settings.parse import parse_stack_config
+from eks_gitops.aws.cluster import access_entry_name, admin_access
+from eks_gitops.policy import check_config
+from eks_gitops.settings.parse import parse_stack_config
 from tests.conftest import stack_document
 from tools.plan import Plan, PlanError
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from blueprints.cluster import web_identity_policy
-from settings.model import EKS_ADDONS, ConfigError
-from settings.parse import parse_stack_config
+from eks_gitops.aws.cluster import web_identity_policy
+from eks_gitops.settings.model import EKS_ADDONS, ConfigError
+from eks_gitops.settings.parse import parse_stack_config
 from tests.conftest import ENVIRONMENTS, repo_plan, stack_document
 from tools.plan import Plan
 

@@ -30,20 +30,22 @@ from typing import Any
 
 import pytest
 
-from flux.notification import (
+from eks_gitops.flux.commit_status import (
+    CommitStatusArgs,
+    GitHubApp,
     alert_spec,
+    commit_status_context,
+    commit_status_expression,
     credential_data,
     provider_spec,
-    repository_https_url,
 )
-from flux.status import commit_status_context, commit_status_expression
-from offline.wire import SECRET_MARK
-from settings.model import GitHubAppConfig, GitHubConfig, NotificationsConfig
+from eks_gitops.settings.model import GitHubConfig
 from tests.conftest import ENVIRONMENTS, FLUX_V294, repo_plan
 from tests.gitops_support import CLUSTERS
 from tools.gitops.checks import schema_validator
 from tools.gitops.cluster_tree import expand_cluster, is_flux_kustomization
 from tools.gitops.kustomize import Builder
+from tools.offline.wire import SECRET_MARK
 from tools.paths import REPO_ROOT
 from tools.plan import Plan, PlanError, plan_stack, write_plan
 
@@ -76,8 +78,18 @@ ENTERPRISE = GitHubConfig(
     ssh_host="github.example.com",
     ssh_port=22,
 )
-APP = NotificationsConfig(commit_statuses=True, github_app=GitHubAppConfig(1234, 567890))
-TOKEN = NotificationsConfig(commit_statuses=True, github_app=None)
+APP = GitHubApp(1234, 567890, api_url=None)
+ENTERPRISE_APP = GitHubApp(1234, 567890, api_url=ENTERPRISE.api_url)
+
+
+def commit_status_args(github: GitHubConfig, environment: str) -> CommitStatusArgs:
+    return CommitStatusArgs(
+        environment=environment,
+        namespace="gitops-system",
+        repository_url=github.web_url,
+        credential=None,  # type: ignore[arg-type]  # the specs do not read it
+        github_app=None,
+    )
 
 
 def evaluate_string_concatenation(expression: str) -> str:
@@ -120,13 +132,13 @@ def test_the_evaluator_refuses_what_it_does_not_understand() -> None:
 
 
 def test_provider_posts_to_the_repository_over_https() -> None:
-    spec = provider_spec(GITHUB, "qa")
+    spec = provider_spec(commit_status_args(GITHUB, "qa"))
     assert spec["type"] == "github"
     assert spec["address"] == "https://github.com/acme-platform/eks-gitops"
     assert spec["commitStatusExpr"] == commit_status_expression("qa")
     assert spec["secretRef"] == {"name": "github-commit-status"}
     # An Enterprise Server is addressed on its own host; the controller derives the API from it.
-    assert repository_https_url(ENTERPRISE) == "https://github.example.com/platform/clusters"
+    assert ENTERPRISE.web_url == "https://github.example.com/platform/clusters"
 
 
 def test_alert_forwards_every_kustomization_event_of_the_namespace() -> None:
@@ -139,17 +151,17 @@ def test_alert_forwards_every_kustomization_event_of_the_namespace() -> None:
 
 
 def test_credential_data_for_a_token() -> None:
-    assert credential_data(TOKEN, GITHUB, "s3cret") == {"token": "s3cret"}
+    assert credential_data(None, "s3cret") == {"token": "s3cret"}
 
 
 def test_credential_data_for_a_github_app() -> None:
-    assert credential_data(APP, GITHUB, "PEM") == {
+    assert credential_data(APP, "PEM") == {
         "githubAppID": "1234",
         "githubAppInstallationID": "567890",
         "githubAppPrivateKey": "PEM",
     }
     # The App's installation token comes from the API of the Enterprise Server, not api.github.com.
-    assert credential_data(APP, ENTERPRISE, "PEM")["githubAppBaseURL"] == (
+    assert credential_data(ENTERPRISE_APP, "PEM")["githubAppBaseURL"] == (
         "https://github.example.com/api/v3"
     )
 
@@ -236,7 +248,7 @@ def test_the_notification_schemas_reject_what_the_crds_reject() -> None:
         "apiVersion": NOTIFICATION_API,
         "kind": "Provider",
         "metadata": {"name": "p", "namespace": "gitops-system"},
-        "spec": provider_spec(GITHUB, "dev"),
+        "spec": provider_spec(commit_status_args(GITHUB, "dev")),
     }
     alert = {
         "apiVersion": NOTIFICATION_API,

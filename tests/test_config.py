@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from settings.model import ConfigError, StackConfig, WebhookConfig
-from settings.parse import format_go_duration, parse_go_duration, parse_stack_config
+from eks_gitops.settings.model import ConfigError, StackConfig, WebhookConfig
+from eks_gitops.settings.parse import format_go_duration, parse_go_duration, parse_stack_config
 from tests.conftest import ENVIRONMENTS, stack_document
 
 Raw = dict[str, Any]
@@ -113,6 +113,16 @@ def test_enterprise_host_uses_its_api_and_needs_host_keys() -> None:
     ]
     settings = parse_stack_config(raw, "dev")
     assert settings.github.api_url == "https://git.example.com/api/v3/"
+
+
+@pytest.mark.parametrize("bad", ["", "Gitops", "gitops_system", "-gitops", "gitops-", "a" * 64])
+def test_a_namespace_must_be_a_kubernetes_name(bad: str) -> None:
+    # A DNS-1123 label (Kubernetes "Object Names and IDs"): the toolkit is moved there as is.
+    raw = minimal()
+    raw["eks-gitops:toolkit"]["namespace"] = bad
+    with pytest.raises(ConfigError) as error:
+        parse_stack_config(raw, "dev")
+    assert error.value.key == "eks-gitops:toolkit.namespace"
 
 
 def _set(path: str, value: Any, then: Callable[[Raw], None] | None = None) -> Callable[[Raw], None]:
@@ -316,7 +326,6 @@ BAD_VALUES = [
         "eks-gitops:cluster.privateAccessSecurityGroupIds",
     ),
     ("section type", _set("eks-gitops:sync", "fast"), "eks-gitops:sync"),
-    ("relax unknown", _set("eks-gitops:policy.relax", ["everything"]), "eks-gitops:policy.relax"),
     ("token in file", _set("github:token", "ghp_example"), "github:token"),
     ("webhook enabled", _set("eks-gitops:webhook.enabled", "yes"), "eks-gitops:webhook.enabled"),
     ("webhook field", _set("eks-gitops:webhook.host", "x.example.com"), "eks-gitops:webhook.host"),
@@ -471,14 +480,6 @@ def test_the_stack_name_and_environment_must_agree() -> None:
     with pytest.raises(ConfigError) as error:
         parse_stack_config(raw_config("prod"), "dev")
     assert error.value.key == "eks-gitops:environment"
-
-
-def test_prod_may_not_relax_production_rules() -> None:
-    raw = raw_config("prod")
-    raw["eks-gitops:policy"] = {"relax": ["protect-stateful"]}
-    with pytest.raises(ConfigError) as error:
-        parse_stack_config(raw, "prod")
-    assert error.value.key == "eks-gitops:policy.relax"
 
 
 def test_the_token_never_appears_in_the_error() -> None:

@@ -24,8 +24,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from settings.model import KNOWN_KEYS, PROJECT, ConfigError, StackConfig
-from settings.parse import parse_stack_config
+from eks_gitops.settings.model import KNOWN_KEYS, PROJECT, ConfigError, StackConfig
+from eks_gitops.settings.parse import parse_stack_config
 from tests.conftest import ENVIRONMENTS, REPO_ROOT, stack_document
 
 KeyPath = tuple[str, ...]
@@ -253,11 +253,17 @@ def test_the_issue_examples_name_their_key(example: str) -> None:
     assert named_key(result) == key
 
 
-def run_plan_cli(project: Path, stack_file_text: str) -> subprocess.CompletedProcess[str]:
+# The plan command as `make plan` runs it.
+PLAN = ("-m", "tools.plan")
+
+
+def run_plan_cli(
+    project: Path, stack_file_text: str, command: tuple[str, ...] = PLAN
+) -> subprocess.CompletedProcess[str]:
     (project / "Pulumi.bad.yaml").write_text(stack_file_text)
     environment = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     return subprocess.run(
-        [sys.executable, "-m", "tools.plan", "--stack", "bad", "--project-dir", str(project)],
+        [sys.executable, *command, "--stack", "bad", "--project-dir", str(project)],
         cwd=REPO_ROOT,
         env=environment,
         capture_output=True,
@@ -311,7 +317,14 @@ def test_a_malformed_stack_file_gives_one_error_line(
 
 def test_the_cli_check_sees_a_traceback(project_copy: Path) -> None:
     # The CLI check must fail on a crash: a program that raises gives exit 1 and a traceback.
-    (project_copy / "__main__.py").write_text("raise KeyError('boom')\n")
-    result = run_plan_cli(project_copy, yaml.safe_dump(stack_document("dev")))
+    crashing = (
+        "-c",
+        "import sys, tools.plan as plan\n"
+        "def crash(*args):\n"
+        "    raise KeyError('boom')\n"
+        "plan.declare = crash\n"
+        "sys.exit(plan.main(sys.argv[1:]))\n",
+    )
+    result = run_plan_cli(project_copy, yaml.safe_dump(stack_document("dev")), crashing)
     with pytest.raises(AssertionError):
         assert_one_error_line(result, "error: ")

@@ -14,13 +14,13 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-from blueprints.deploy_key import KEY_ALGORITHMS, deploy_key_title, known_hosts
-from offline.engine import RecordedResource
-from offline.keys import tls_private_key_outputs
-from offline.outputs import GITHUB_SSH_KEYS
-from offline.wire import SECRET_MARK
-from settings.model import DEPLOY_KEY_ALGORITHMS
+from eks_gitops.github.deploy_key import KEY_ALGORITHMS, deploy_key_title, known_hosts
+from eks_gitops.settings.model import DEPLOY_KEY_ALGORITHMS
 from tests.conftest import ENVIRONMENTS, repo_plan, ssh_secret
+from tools.offline.engine import RecordedResource
+from tools.offline.keys import tls_private_key_outputs
+from tools.offline.outputs import GITHUB_SSH_KEYS
+from tools.offline.wire import SECRET_MARK
 from tools.plan import Plan
 
 SECRET_TYPE = "kubernetes:core/v1:Secret"

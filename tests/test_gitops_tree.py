@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
-from settings.model import ENVIRONMENTS
-from settings.parse import parse_go_duration, parse_stack_config
+from eks_gitops.settings.model import ENVIRONMENTS
+from eks_gitops.settings.parse import parse_go_duration, parse_stack_config
 from tests.conftest import stack_document
 from tests.gitops_support import CLUSTERS, env_file, flux_timeout_seconds
 from tools.gitops.cluster_tree import ClusterTree, expand_cluster, is_flux_kustomization

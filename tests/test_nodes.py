@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from blueprints.cluster import NodeVolume, image_volume_device, node_volumes
-from settings.model import AMI_TYPES, ConfigError
-from settings.parse import parse_stack_config
+from eks_gitops.aws.cluster import NodeVolume, image_volume_device, node_volumes
+from eks_gitops.settings.model import AMI_TYPES, ConfigError
+from eks_gitops.settings.parse import parse_stack_config
 from tests.conftest import ENVIRONMENTS, repo_plan, stack_document
 from tools.plan import Plan
 

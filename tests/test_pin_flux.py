@@ -15,9 +15,9 @@ import pulumi
 import pytest
 import yaml
 
-from flux.release import MANIFESTS_SHA256_CONFIG_KEY, obtain_manifest
-from settings.model import ConfigError, ToolkitConfig
-from settings.parse import parse_stack_config
+from eks_gitops.program import flux_manifest
+from eks_gitops.settings.model import MANIFESTS_SHA256_KEY, ConfigError, StackConfig
+from eks_gitops.settings.parse import parse_stack_config
 from tests.conftest import ENVIRONMENTS, FLUX_V294, repo_plan, stack_document
 from tools import pin_flux
 from tools.paths import REPO_ROOT
@@ -119,9 +119,11 @@ def test_without_a_file_pin_flux_downloads_the_release_once(
     assert config["eks-gitops:toolkit"]["manifestsSha256"] == FAKE_SHA256
 
 
-def toolkit(stack: str, **changes: Any) -> ToolkitConfig:
+def stack_settings(stack: str, **toolkit_changes: Any) -> StackConfig:
     settings = parse_stack_config(stack_document(stack)["config"], stack)
-    return dataclasses.replace(settings.toolkit, **changes)
+    return dataclasses.replace(
+        settings, toolkit=dataclasses.replace(settings.toolkit, **toolkit_changes)
+    )
 
 
 @pytest.fixture
@@ -141,24 +143,22 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.usefixtures("no_network")
 def test_production_refuses_an_unpinned_manifest_before_fetching_it(
-    tmp_path: Path, warnings: list[str]
+    warnings: list[str],
 ) -> None:
-    for config in (toolkit("prod"), toolkit("prod", manifests_file=str(FLUX_V294))):
+    for settings in (stack_settings("prod"), stack_settings("prod", manifests_file=str(FLUX_V294))):
         with pytest.raises(ConfigError) as error:
-            obtain_manifest(
-                config, stack="prod", production=True, offline=False, cache_dir=tmp_path
-            )
-        assert error.value.key == MANIFESTS_SHA256_CONFIG_KEY
+            flux_manifest(settings)
+        assert error.value.key == MANIFESTS_SHA256_KEY
         assert "make pin-flux STACK=prod" in str(error.value)
     assert warnings == []
 
 
 @pytest.mark.usefixtures("no_network")
-def test_production_applies_a_pinned_manifest(tmp_path: Path, warnings: list[str]) -> None:
-    config = toolkit("prod", manifests_file=str(FLUX_V294), manifests_sha256=FIXTURE_SHA256)
-    manifest = obtain_manifest(
-        config, stack="prod", production=True, offline=False, cache_dir=tmp_path
+def test_production_applies_a_pinned_manifest(warnings: list[str]) -> None:
+    settings = stack_settings(
+        "prod", manifests_file=str(FLUX_V294), manifests_sha256=FIXTURE_SHA256
     )
+    manifest = flux_manifest(settings)
     assert manifest is not None and manifest.sha256 == FIXTURE_SHA256
     assert warnings == []
 
@@ -166,17 +166,14 @@ def test_production_applies_a_pinned_manifest(tmp_path: Path, warnings: list[str
 @pytest.mark.usefixtures("no_network")
 @pytest.mark.parametrize("stack", ["dev", "qa"])
 def test_dev_and_qa_trust_an_unpinned_manifest_with_a_warning(
-    stack: str, tmp_path: Path, warnings: list[str]
+    stack: str, warnings: list[str]
 ) -> None:
-    config = toolkit(stack, manifests_file=str(FLUX_V294))
-    manifest = obtain_manifest(
-        config, stack=stack, production=False, offline=False, cache_dir=tmp_path
-    )
+    manifest = flux_manifest(stack_settings(stack, manifests_file=str(FLUX_V294)))
     assert manifest is not None
     (warning,) = warnings
     assert FIXTURE_SHA256 in warning
     assert f"make pin-flux STACK={stack}" in warning
-    assert MANIFESTS_SHA256_CONFIG_KEY in warning
+    assert MANIFESTS_SHA256_KEY in warning
 
 
 def summary_of(plan: Plan, tmp_path: Path) -> str:
@@ -186,10 +183,8 @@ def summary_of(plan: Plan, tmp_path: Path) -> str:
 def test_the_plan_shows_that_prod_is_not_pinned(tmp_path: Path) -> None:
     # The offline plan applies nothing, so it reports what `pulumi up` would refuse.
     plan = repo_plan("prod")
-    entry = plan.toolkit_entry()
-    assert entry is not None
-    assert entry["manifestPinned"] is False
-    assert entry["expanded"] is True
+    assert plan.settings.toolkit.manifests_sha256 is None
+    assert plan.manifest is not None
     text = summary_of(plan, tmp_path)
     assert "NOT pinned" in text
     assert "refuses" in text
@@ -204,9 +199,7 @@ def test_the_plan_of_a_pinned_stack_says_nothing_about_pinning(
         document["config"]["eks-gitops:toolkit"]["manifestsSha256"] = FIXTURE_SHA256
 
     plan = plan_edited("dev", pinned)
-    entry = plan.toolkit_entry()
-    assert entry is not None
-    assert entry["manifestPinned"] is True
-    assert entry["manifestSha256"] == FIXTURE_SHA256
+    assert plan.manifest is not None
+    assert plan.manifest.sha256 == FIXTURE_SHA256
     assert "NOT pinned" not in summary_of(plan, tmp_path)
-    assert not [line for line in plan.run.logs if MANIFESTS_SHA256_CONFIG_KEY in line]
+    assert not [line for line in plan.run.logs if MANIFESTS_SHA256_KEY in line]

@@ -13,13 +13,13 @@ from typing import Any
 import pytest
 import yaml
 
-from blueprints.cluster import (
+from eks_gitops.aws.cluster import (
     CLUSTER_ROLE_POLICIES,
     EBS_CSI_DRIVER_POLICY,
     NODE_ROLE_POLICIES,
     render_kubeconfig,
 )
-from blueprints.network import plan_subnets
+from eks_gitops.aws.network import plan_subnets
 from tests.conftest import ENVIRONMENTS, FLUX_V294, REPO_ROOT, repo_plan
 from tools.plan import write_plan
 

@@ -6,9 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-import re
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -17,13 +15,15 @@ from google.protobuf import struct_pb2
 from pulumi.runtime._callbacks import _CallbackServicer
 from pulumi.runtime.proto import resource_pb2
 
-from guardrails import (
+from eks_gitops import program
+from eks_gitops.policy import (
     AWS_PROVIDER_TYPE,
     CLUSTER_TYPE,
     DEPLOY_KEY_TYPE,
     KMS_KEY_TYPE,
     LAUNCH_TEMPLATE_TYPE,
     NODE_GROUP_TYPE,
+    POLICY_RULES,
     STATEFUL_TYPES,
     DeclaredResource,
     PolicyError,
@@ -31,13 +31,14 @@ from guardrails import (
     Violation,
     check_config,
     check_resources,
+    check_waivers,
     unneeded_relaxations,
 )
-from offline.engine import RecordedResource
-from offline.guardrails import declared_from_graph
-from settings.model import POLICY_RULES, StackConfig
-from settings.parse import parse_stack_config
+from eks_gitops.settings.model import ConfigError, StackConfig
+from eks_gitops.settings.parse import parse_stack_config
 from tests.conftest import ENVIRONMENTS, FLUX_V294, REPO_ROOT, repo_plan, stack_document
+from tools.offline.engine import RecordedResource
+from tools.offline.guardrails import declared_from_graph
 from tools.plan import Plan, PlanError, plan_stack
 
 Edit = Callable[[dict[str, Any]], None]
@@ -628,15 +629,20 @@ def test_plan_warns_about_a_stale_relaxation(plan_edited: Callable[..., Plan]) -
     assert "lists audit-logging, but stack qa keeps that rule" in warnings[0]
 
 
-def test_plan_refuses_a_program_whose_aws_provider_drops_the_tags(project_copy: Path) -> None:
-    program = project_copy / "__main__.py"
-    text = program.read_text()
-    tagged = re.compile(r',\s*default_tags=\{"tags": dict\(settings\.tags\)\}')
-    untagged, replaced = tagged.subn("", text)
-    assert replaced == 1, "the AWS provider in __main__.py no longer sets default_tags this way"
-    program.write_text(untagged)
+def test_plan_refuses_a_program_whose_aws_provider_drops_the_tags(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tagged_provider = program.aws.Provider
+
+    def untagged(name: str, **kwargs: Any) -> Any:
+        assert "default_tags" in kwargs, (
+            "the program no longer sets the AWS provider's default tags"
+        )
+        return tagged_provider(name, **{**kwargs, "default_tags": None})
+
+    monkeypatch.setattr(program.aws, "Provider", untagged)
     with pytest.raises(PlanError) as refused:
-        plan_stack("qa", project_dir=project_copy, flux_manifests=FLUX_V294)
+        plan_stack("qa", flux_manifests=FLUX_V294)
     lines = str(refused.value).splitlines()
     assert len(lines) > 20
     assert all(line.startswith("policy violation [required-tags]: aws:") for line in lines)
@@ -646,3 +652,19 @@ def test_every_rule_has_a_guardrails_doc_entry() -> None:
     doc = (REPO_ROOT / "docs" / "guardrails.md").read_text()
     for rule in POLICY_RULES:
         assert f"`{rule}`" in doc
+
+
+def test_an_unknown_waiver_is_one_error_naming_the_key() -> None:
+    settings = settings_of("dev", set_relax(["everything"]))
+    with pytest.raises(ConfigError) as error:
+        check_waivers(settings)
+    assert error.value.key == "eks-gitops:policy.relax"
+    assert "protect-stateful" in str(error.value)
+
+
+def test_prod_may_not_relax_production_rules() -> None:
+    with pytest.raises(ConfigError) as error:
+        check_waivers(settings_of("prod", set_relax(["protect-stateful"])))
+    assert error.value.key == "eks-gitops:policy.relax"
+    assert "read-only-deploy-key" in str(error.value)
+    check_waivers(settings_of("prod", set_relax(["read-only-deploy-key"])))

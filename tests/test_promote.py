@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from settings.model import EKS_ADDONS, ENVIRONMENTS
+from eks_gitops.settings.model import EKS_ADDONS, ENVIRONMENTS
 from tests.gitops_support import CLUSTERS, copy_tree, edit, env_file, set_pin, snapshot
 from tools.gitops.cluster_tree import expand_cluster
 from tools.gitops.kustomize import Builder

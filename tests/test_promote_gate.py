@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from settings.model import ENVIRONMENTS
+from eks_gitops.settings.model import ENVIRONMENTS
 from tests.gitops_support import copy_tree, edit, snapshot
 from tools.paths import REPO_ROOT
 from tools.promote import main

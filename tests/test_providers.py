@@ -8,16 +8,19 @@ import importlib
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pulumi
+import pulumi_tls as tls
 import pytest
 import yaml
 from pulumi import _types as sdk_types
 from pulumi.runtime import mocks as pulumi_mocks
 
-from offline.engine import DISABLE_DEFAULT_PROVIDERS_KEY, DefaultProviderDenied, run_program
-from offline.outputs import RecordingMocks
+from eks_gitops import program
 from tests.conftest import ENVIRONMENTS, FLUX_V294, repo_plan
+from tools.offline.engine import DISABLE_DEFAULT_PROVIDERS_KEY, DefaultProviderDenied, run_program
+from tools.offline.outputs import RecordingMocks
 from tools.paths import REPO_ROOT
 from tools.plan import PlanError, plan_stack, project_config, write_plan
 
@@ -74,9 +77,9 @@ def test_every_resource_names_an_explicit_provider(stack: str) -> None:
     assert [resource.type_and_name for resource in resources if resource.provider is None] == []
 
 
-def test_the_offline_engine_refuses_a_default_provider(tmp_path: Path) -> None:
-    program = tmp_path / "__main__.py"
-    program.write_text("import pulumi_tls as tls\ntls.PrivateKey('key', algorithm='ED25519')\n")
+def test_the_offline_engine_refuses_a_default_provider() -> None:
+    def program() -> None:
+        tls.PrivateKey("key", algorithm="ED25519")
 
     def run(disabled: list[str]) -> None:
         run_program(
@@ -84,7 +87,6 @@ def test_the_offline_engine_refuses_a_default_provider(tmp_path: Path) -> None:
             project="p",
             stack="s",
             config={DISABLE_DEFAULT_PROVIDERS_KEY: json.dumps(disabled)},
-            secret_keys=[],
         )
 
     run(["aws"])
@@ -93,14 +95,22 @@ def test_the_offline_engine_refuses_a_default_provider(tmp_path: Path) -> None:
             run(disabled)
 
 
-def test_a_resource_without_a_provider_stops_the_plan(project_copy: Path) -> None:
-    deploy_key = project_copy / "components" / "deploy_key.py"
-    text = deploy_key.read_text()
-    unprovided = "opts=pulumi.ResourceOptions(parent=self, provider=args.tls_provider)"
-    assert unprovided in text
-    deploy_key.write_text(text.replace(unprovided, "opts=pulumi.ResourceOptions(parent=self)"))
+def test_a_resource_without_a_provider_stops_the_plan(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The deploy key's TLS key takes its provider from the component's `providers`; a component
+    # declared without it leaves the key on the (disabled) default provider.
+    declared = program.DeployKey.__init__
+
+    def without_tls(self: Any, name: str, args: Any, opts: pulumi.ResourceOptions) -> None:
+        assert isinstance(opts.providers, list)
+        kept = [p for p in opts.providers if not isinstance(p, tls.Provider)]
+        assert len(kept) == len(opts.providers) - 1, "the deploy key gets no TLS provider"
+        declared(
+            self, name, args, pulumi.ResourceOptions(providers=kept, depends_on=opts.depends_on)
+        )
+
+    monkeypatch.setattr(program.DeployKey, "__init__", without_tls)
     with pytest.raises(PlanError, match="default provider for 'tls' disabled"):
-        plan_stack("dev", project_dir=project_copy, flux_manifests=FLUX_V294)
+        plan_stack("dev", flux_manifests=FLUX_V294)
 
 
 def test_the_github_token_never_becomes_a_provider_input(

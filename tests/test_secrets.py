@@ -19,10 +19,10 @@ from typing import Any
 import pytest
 import yaml
 
-from offline.keys import tls_private_key_outputs
-from offline.wire import SECRET_MARK
 from tests.conftest import ENVIRONMENTS, FLUX_V294
 from tests.graph_support import graph_of
+from tools.offline.keys import tls_private_key_outputs
+from tools.offline.wire import SECRET_MARK
 from tools.plan import Plan, PlanError, plan_stack, write_plan
 
 PEM_PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----")
@@ -175,13 +175,13 @@ def test_credentials_and_cluster_access_are_marked_secret(
 def _with_output(plan: Plan, name: str, value: str) -> Plan:
     run = copy.deepcopy(plan.run)
     run.stack_outputs[name] = value
-    return Plan(plan.stack, plan.settings, run)
+    return Plan(plan.stack, plan.settings, run, plan.manifest)
 
 
 def _with_log(plan: Plan, line: str) -> Plan:
     run = copy.deepcopy(plan.run)
     run.logs.append(line)
-    return Plan(plan.stack, plan.settings, run)
+    return Plan(plan.stack, plan.settings, run, plan.manifest)
 
 
 def _with_configmap_data(plan: Plan, value: str) -> Plan:
@@ -192,7 +192,7 @@ def _with_configmap_data(plan: Plan, value: str) -> Plan:
     leaked.urn = template.urn.replace(SECRET, leaked.type).replace("::deploy-key", "::leak")
     leaked.inputs = {"apiVersion": "v1", "kind": "ConfigMap", "data": {"value": value}}
     run.resources.append(leaked)
-    return Plan(plan.stack, plan.settings, run)
+    return Plan(plan.stack, plan.settings, run, plan.manifest)
 
 
 def test_the_scanner_catches_deliberate_leaks(

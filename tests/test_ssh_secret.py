@@ -26,9 +26,9 @@ from typing import Any, TypeVar
 import asyncssh
 import pytest
 
-from offline.engine import RecordedResource
-from settings.model import DEPLOY_KEY_ALGORITHMS
+from eks_gitops.settings.model import DEPLOY_KEY_ALGORITHMS
 from tests.conftest import ENVIRONMENTS, repo_plan, ssh_secret
+from tools.offline.engine import RecordedResource
 from tools.plan import Plan
 
 HOST = "127.0.0.1"

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import pytest
 
-from flux.sync import kustomization_spec
-from settings.model import SyncConfig
-from settings.parse import parse_go_duration
+from eks_gitops.flux.sync import SyncArgs, kustomization_spec
+from eks_gitops.settings.parse import parse_go_duration
 from tests.conftest import ENVIRONMENTS, repo_plan
 from tests.gitops_support import flux_timeout_seconds
 
 KUSTOMIZATION = "kubernetes:kustomize.toolkit.fluxcd.io/v1:Kustomization"
 
-SYNC = SyncConfig(
+SYNC = SyncArgs(
+    namespace="gitops-system",
+    url="ssh://git@github.com/acme-platform/eks-gitops",
+    secret_name="gitops-system",
     branch="main",
     path="gitops/aws/clusters/dev",
     interval="1m0s",
@@ -27,7 +29,7 @@ SYNC = SyncConfig(
 
 
 def test_the_bootstrap_kustomization_is_ready_only_when_its_tree_is_healthy() -> None:
-    spec = kustomization_spec(SYNC, source_name="gitops-system")
+    spec = kustomization_spec(SYNC)
     # Flux Kustomization v1 API reference (https://fluxcd.io/flux/components/kustomize/kustomizations/):
     # "Wait": `wait: true` health-checks every reconciled object (child Kustomizations and
     # HelmReleases by their Ready condition, "Health checks") before Ready turns True;

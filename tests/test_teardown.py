@@ -14,8 +14,8 @@ import dataclasses
 
 import pytest
 
-from flux.sync import DELETION_POLICY
-from settings.parse import parse_go_duration
+from eks_gitops.flux.sync import DELETION_POLICY
+from eks_gitops.settings.parse import parse_go_duration
 from tests.conftest import ENVIRONMENTS, repo_plan
 from tests.gitops_support import flux_timeout_seconds
 from tests.graph_support import Graph, Node, destroy_order, graph_of, must_delete_before
@@ -24,6 +24,9 @@ GIT_REPOSITORY = "kubernetes:source.toolkit.fluxcd.io/v1:GitRepository"
 KUSTOMIZATION = "kubernetes:kustomize.toolkit.fluxcd.io/v1:Kustomization"
 RECEIVER = "kubernetes:notification.toolkit.fluxcd.io/v1:Receiver"
 SERVICE = "kubernetes:core/v1:Service"
+SYNC_COMPONENT = "eks-gitops:sync:Sync"
+COMMIT_STATUS_COMPONENT = "eks-gitops:notifications:CommitStatus"
+TOOLKIT_COMPONENT = "eks-gitops:toolkit:Toolkit"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 CRD = "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition"
 NAMESPACE = "kubernetes:core/v1:Namespace"
@@ -168,16 +171,13 @@ def test_a_graph_missing_the_sync_to_controller_edges_is_caught() -> None:
     graph = graph_of(repo_plan("dev"))
     controller = graph.find(DEPLOYMENT, "gitops-system/kustomize-controller")
     sync = graph.of_type(GIT_REPOSITORY) + graph.of_type(KUSTOMIZATION)
-    # The sync also waits on the commit-status objects, which wait on the controllers: that path
-    # goes too, or it would still order the sync before the controller.
-    commit_status = [
-        *graph.of_type("kubernetes:notification.toolkit.fluxcd.io/v1beta3:Provider"),
-        *graph.of_type("kubernetes:notification.toolkit.fluxcd.io/v1beta3:Alert"),
-        graph.find("kubernetes:core/v1:Secret", "commit-status-credentials"),
-    ]
-    broken = graph
-    for node in [*sync, *commit_status]:
-        broken = broken.without_edge(node.urn, controller.urn)
+    # The sync's components hold the edges to the controllers for everything declared in them;
+    # the commit-status objects the sync also waits on reach the controllers too, so that path goes
+    # as well, or it would still order the sync before the controller.
+    broken = graph.without_edge(graph.find(SYNC_COMPONENT, "sync").urn, controller.urn)
+    broken = broken.without_edge(
+        graph.find(COMMIT_STATUS_COMPONENT, "commit-status").urn, controller.urn
+    )
     assert teardown_violations(broken) == [
         f"{node.type}::{node.name} must be deleted before {DEPLOYMENT}::{controller.name}"
         for node in sync
@@ -186,16 +186,17 @@ def test_a_graph_missing_the_sync_to_controller_edges_is_caught() -> None:
 
 def test_a_namespace_not_tied_to_the_node_group_is_caught() -> None:
     graph = graph_of(repo_plan("dev"))
-    namespace = graph.find(NAMESPACE, "gitops-system")
+    toolkit = graph.find(TOOLKIT_COMPONENT, "toolkit")
     node_group = graph.of_type(NODE_GROUP)[0]
-    broken = graph.without_edge(namespace.urn, node_group.urn)
+    broken = graph.without_edge(toolkit.urn, node_group.urn)
     violations = teardown_violations(broken)
-    assert f"{NAMESPACE}::gitops-system must be deleted before {NODE_GROUP}::{node_group.name}" in (
-        violations
-    )
-    # Cluster-scoped objects reach the node group on their own edges; only what hangs off the
-    # namespace loses it.
-    assert all(node_group.name in violation for violation in violations)
+    # Every Kubernetes object loses its place before the nodes, and what outlived the network only
+    # through the nodes loses that too.
+    for node in kubernetes_objects(graph):
+        assert (
+            f"{node.type}::{node.name} must be deleted before {NODE_GROUP}::{node_group.name}"
+            in (violations)
+        )
 
 
 def test_a_network_not_outliving_the_sync_objects_is_caught() -> None:

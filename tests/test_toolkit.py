@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pulumi
 import pytest
 
-from flux.release import obtain_manifest
-from settings.parse import parse_stack_config
+from eks_gitops.program import flux_manifest
+from eks_gitops.settings.parse import parse_stack_config
 from tests.conftest import ENVIRONMENTS, FLUX_V285, FLUX_V294, repo_plan, stack_document
+from tests.graph_support import graph_of
 from tools.plan import Plan, summary, write_plan
 
 DEFAULT_CONTROLLERS = {
@@ -134,7 +138,10 @@ def test_sync_waits_for_everything_it_needs() -> None:
         # The webhook's token Secret serves the Receiver; the sync polls without it.
         and "eks-gitops:webhook:Webhook" not in (r.parent or "")
     }
-    assert needed <= set(kustomization.dependencies)
+    # Through its own dependencies or its component's, which the engine orders it by as well.
+    graph = graph_of(plan)
+    assert len(needed) > 15
+    assert [urn for urn in sorted(needed) if not graph.reaches(kustomization.urn, urn)] == []
 
 
 def test_resource_names_do_not_depend_on_the_flux_version() -> None:
@@ -162,14 +169,11 @@ def test_without_manifests_the_offline_plan_says_the_toolkit_is_not_expanded(
     tmp_path: Path,
 ) -> None:
     plan = repo_plan("dev", flux_manifests=None)
-    entry = plan.toolkit_entry()
-    assert entry is not None
-    assert entry["expanded"] is False
-    assert entry["version"] == "v2.9.4"
-    assert entry["url"] == "https://github.com/fluxcd/flux2/releases/download/v2.9.4/install.yaml"
+    assert plan.manifest is None
     assert not objects(plan, "Deployment")
     text = summary(plan, write_plan(plan, tmp_path))
     assert "NOT expanded" in text
+    assert "v2.9.4" in text
     assert "--flux-manifests" in text
 
 
@@ -179,27 +183,28 @@ def settings(stack: str) -> Any:
 
 
 def test_online_run_without_a_manifest_stops_with_a_clear_message(tmp_path: Path) -> None:
-    toolkit = settings("dev").toolkit
-    assert (
-        obtain_manifest(toolkit, stack="dev", production=False, offline=True, cache_dir=tmp_path)
-        is None
-    )
-    missing = type(toolkit)(
-        **{**toolkit.__dict__, "manifests_file": str(tmp_path / "nowhere.yaml")}
+    dev = settings("dev")
+    assert flux_manifest(dev, download=False) is None
+    missing = dataclasses.replace(
+        dev,
+        toolkit=dataclasses.replace(dev.toolkit, manifests_file=str(tmp_path / "nowhere.yaml")),
     )
     with pytest.raises(pulumi.RunError) as error:
-        obtain_manifest(missing, stack="dev", production=False, offline=False, cache_dir=tmp_path)
+        flux_manifest(missing)
     assert "v2.9.4" in str(error.value)
     assert "nowhere.yaml" in str(error.value)
 
 
-def test_pinned_checksum_is_enforced(tmp_path: Path) -> None:
-    toolkit = settings("dev").toolkit
-    pinned = type(toolkit)(
-        **{**toolkit.__dict__, "manifests_file": str(FLUX_V294), "manifests_sha256": "0" * 64}
+def test_pinned_checksum_is_enforced() -> None:
+    dev = settings("dev")
+    pinned = dataclasses.replace(
+        dev,
+        toolkit=dataclasses.replace(
+            dev.toolkit, manifests_file=str(FLUX_V294), manifests_sha256="0" * 64
+        ),
     )
     with pytest.raises(pulumi.RunError) as error:
-        obtain_manifest(pinned, stack="dev", production=False, offline=True, cache_dir=tmp_path)
+        flux_manifest(pinned, download=False)
     assert "0" * 64 in str(error.value)
 
 
@@ -216,3 +221,19 @@ def test_repository_is_created_only_when_asked(plan_edited: Any) -> None:
     assert repository.retain_on_delete is True
     (deploy_key,) = plan.run.of_type("github:index/repositoryDeployKey:RepositoryDeployKey")
     assert repository.urn in deploy_key.dependencies
+
+
+def test_a_run_without_network_or_file_names_the_offline_ways_out(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def unreachable(*args: object, **kwargs: object) -> None:
+        raise urllib.error.URLError("no route to host")
+
+    monkeypatch.setattr(urllib.request, "urlopen", unreachable)
+    with pytest.raises(pulumi.RunError) as error:
+        flux_manifest(settings("dev"))
+    message = str(error.value)
+    assert "https://github.com/fluxcd/flux2/releases/download/v2.9.4/install.yaml" in message
+    assert "no route to host" in message
+    assert "eks-gitops:toolkit.manifestsFile" in message
+    assert "--flux-manifests FILE" in message

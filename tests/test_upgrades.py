@@ -36,7 +36,7 @@ from typing import Any
 
 import pytest
 
-from settings.model import SUPPORTED_KUBERNETES_VERSIONS
+from eks_gitops.settings.model import SUPPORTED_KUBERNETES_VERSIONS
 from tests.conftest import ENVIRONMENTS, FLUX_V285, repo_plan, stack_document
 from tests.graph_support import Graph, Node, graph_of
 from tools.plan import Plan

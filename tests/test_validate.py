@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from settings.model import ENVIRONMENTS
+from eks_gitops.settings.model import ENVIRONMENTS
 from tests.gitops_support import CLUSTERS, copy_tree, edit, edit_yaml
 from tools.gitops.substitution import substitute, unresolved_variables
 from tools.validate import main

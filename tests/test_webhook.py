@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from flux.receiver import (
+from eks_gitops.flux.webhook import (
     SSL_CERTIFICATE,
     SSL_PORTS,
     Listener,
@@ -27,11 +27,11 @@ from flux.receiver import (
     service_annotations,
     webhook_base_url,
 )
-from offline.engine import RecordedResource
-from offline.wire import SECRET_MARK, is_secret
-from settings.model import WebhookConfig
+from eks_gitops.settings.model import WebhookConfig
 from tests.conftest import repo_plan
 from tools.gitops.checks import schema_validator
+from tools.offline.engine import RecordedResource
+from tools.offline.wire import SECRET_MARK, is_secret
 from tools.plan import Plan, write_plan
 
 RECEIVER = "kubernetes:notification.toolkit.fluxcd.io/v1:Receiver"

@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 from pulumi.runtime import mocks as pulumi_mocks
 
-import offline.engine
-from offline.outputs import RecordingMocks
 from tests.conftest import stack_document
+from tools.offline import engine as offline_engine
+from tools.offline.outputs import RecordingMocks
 from tools.plan import Plan, PlanError
 
 ZONES_INVOKE = "aws:index/getAvailabilityZones:getAvailabilityZones"
@@ -71,7 +71,7 @@ class _ImpairedZoneMocks(RecordingMocks):
 def test_an_impaired_zone_moves_no_subnet(
     plan_edited: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(offline.engine, "RecordingMocks", _ImpairedZoneMocks)
+    monkeypatch.setattr(offline_engine, "RecordingMocks", _ImpairedZoneMocks)
     configured = stack_document("prod")["config"]["eks-gitops:network"]["availabilityZones"]
     assert "eu-central-1a" in configured
     assert placements(plan_edited("prod", no_edit)) == expected(configured)

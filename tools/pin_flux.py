@@ -18,13 +18,13 @@ from typing import Final
 
 import yaml
 
-from flux.release import (
-    MANIFESTS_SHA256_CONFIG_KEY,
+from eks_gitops.flux.release import (
     ManifestUnavailable,
     download_release_manifest,
     manifest_sha256,
     release_url,
 )
+from eks_gitops.settings.model import MANIFESTS_SHA256_KEY
 from tools.paths import REPO_ROOT, stack_filename
 from tools.stack_pins import FLUX_DIGEST, TOOLKIT, PinError, with_values
 
@@ -72,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{stack_file.name}: Flux {version} already pinned to {digest}")
         return 0
     stack_file.write_bytes(pinned.encode("utf-8"))
-    print(f"{stack_file.name}: {MANIFESTS_SHA256_CONFIG_KEY} = {digest} (Flux {version}, {origin})")
+    print(f"{stack_file.name}: {MANIFESTS_SHA256_KEY} = {digest} (Flux {version}, {origin})")
     return 0
 
 

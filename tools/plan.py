@@ -21,19 +21,24 @@ from typing import Any
 import pulumi
 import yaml
 
-import guardrails
-from flux.release import MANIFESTS_SHA256_CONFIG_KEY, pin_command
-from offline.engine import ProgramRun, RecordedResource, config_from_stack_file, run_program
-from offline.guardrails import declared_from_graph
-from offline.wire import SECRET_MARK, redact
-from settings.model import OFFLINE_ENV, PROJECT, SECRET_KEYS, ConfigError, StackConfig
-from settings.parse import parse_stack_config
+from eks_gitops import policy
+from eks_gitops.flux.release import InstallManifest
+from eks_gitops.program import declare, flux_manifest, pin_command
+from eks_gitops.settings.model import (
+    MANIFESTS_SHA256_KEY,
+    PROJECT,
+    SECRET_KEYS,
+    StackConfig,
+)
+from eks_gitops.settings.parse import check_secrets, parse_stack_config, secret_settings
+from eks_gitops.urns import type_and_name
+from tools.offline.engine import ProgramRun, RecordedResource, run_program
+from tools.offline.guardrails import declared_from_graph
+from tools.offline.wire import SECRET_MARK, redact
 from tools.paths import REPO_ROOT, stack_filename
-from urns import type_and_name
 
 # Stack files never hold credentials in clear; the plan stands in for them with marked placeholders.
 PLACEHOLDER_SECRET = "plan-placeholder"
-TOOLKIT_TYPE = "eks-gitops:toolkit:Toolkit"
 
 
 class PlanError(Exception):
@@ -45,6 +50,8 @@ class Plan:
     stack: str
     settings: StackConfig
     run: ProgramRun
+    manifest: InstallManifest | None
+    """The Flux release manifest the toolkit was expanded from; None leaves it unexpanded."""
 
     def resources(self) -> list[dict[str, Any]]:
         return [
@@ -66,10 +73,6 @@ class Plan:
 
     def outputs(self) -> dict[str, Any]:
         return dict(sorted(redact(self.run.stack_outputs).items()))
-
-    def toolkit_entry(self) -> dict[str, Any] | None:
-        toolkits = [r for r in self.run.resources if r.type == TOOLKIT_TYPE]
-        return toolkits[0].plain_inputs if toolkits else None
 
 
 def _resource_entry(resource: RecordedResource) -> dict[str, Any]:
@@ -172,53 +175,57 @@ def plan_stack(
     flux_manifests: Path | None = None,
     secret_values: Mapping[str, str] | None = None,
 ) -> Plan:
+    """Plan a stack as `pulumi up` would run it: its settings parsed once from the stack file, its
+    secrets checked the way the program checks them and given as placeholders (or `secret_values`,
+    by full key: `eks-gitops:githubStatusToken`), and the Flux manifest from `flux_manifests`, the stack's own file or the cache, if any."""
     document = stack_config(project_dir, stack)
-    config = config_from_stack_file(
-        {"config": {**project_config(project_dir), **(document.get("config") or {})}}
-    )
-    # Parsed first: which secret settings the stack needs depends on its settings.
+    values = {**project_config(project_dir), **(document.get("config") or {})}
     try:
-        settings = parse_stack_config(document.get("config") or {}, stack)
-    except ConfigError as error:
-        raise PlanError(str(error)) from None
-    needed = {f"{PROJECT}:{key}" for key in settings.secret_keys}
-    secret_keys = []
-    for key in (f"{PROJECT}:{key}" for key in SECRET_KEYS):
-        value = document.get("config", {}).get(key)
-        if secret_values and key in secret_values:
-            config[key] = secret_values[key]
-        elif isinstance(value, dict) or (value is None and key in needed):
-            # `secure:` ciphertext that only the stack's secrets provider can open, or a needed
-            # secret the file lacks: a marked placeholder stands in.
-            config[key] = PLACEHOLDER_SECRET
-        else:
-            # Absent and not needed, or written in clear: the latter stays unmarked, so the
-            # program refuses it as a run would.
-            continue
-        secret_keys.append(key)
-    if flux_manifests is not None:
-        toolkit_key = f"{PROJECT}:toolkit"
-        toolkit = json.loads(config.get(toolkit_key, "{}"))
-        if isinstance(toolkit, dict):
-            toolkit["manifestsFile"] = str(flux_manifests.resolve())
-            config[toolkit_key] = json.dumps(toolkit)
-    try:
-        run = run_program(
-            project_dir / "__main__.py",
-            project=PROJECT,
-            stack=stack,
-            config=config,
-            secret_keys=secret_keys,
-            environment={OFFLINE_ENV: "1"},
+        settings = parse_stack_config(values, stack)
+        # `secure:` ciphertext is a mapping in the file, a credential in clear a plain value. A
+        # needed secret the file lacks (it is set per deployment) is planned as a placeholder.
+        check_secrets(
+            settings.secret_keys,
+            {
+                **dict.fromkeys(settings.secret_keys, True),
+                **{
+                    key: isinstance(values[f"{PROJECT}:{key}"], dict)
+                    for key in SECRET_KEYS
+                    if values.get(f"{PROJECT}:{key}") is not None
+                },
+            },
         )
+    except pulumi.RunError as error:
+        raise PlanError(str(error)) from None
+    given = secret_values or {}
+    manifest: InstallManifest | None = None
+
+    def program() -> None:
+        # Inside the run, so that what obtaining the manifest logs is the run's log, as in `up`.
+        nonlocal manifest
+        manifest = flux_manifest(settings, file=flux_manifests, download=False)
+        secrets = secret_settings(
+            settings,
+            lambda key: pulumi.Output.secret(given.get(f"{PROJECT}:{key}", PLACEHOLDER_SECRET)),
+        )
+        declare(settings, secrets, manifest)
+
+    # Pulumi hands config to the engine as strings: objects and lists as JSON.
+    engine_config = {
+        key: value if isinstance(value, str) else json.dumps(value)
+        for key, value in values.items()
+        if not isinstance(value, dict) or "secure" not in value
+    }
+    try:
+        run = run_program(program, project=PROJECT, stack=stack, config=engine_config)
     except pulumi.RunError as error:
         raise PlanError(str(error)) from None
     # The mock engine does not call stack transforms, so the per-resource guardrails the real engine
     # applies during the run are checked here, over what the program declared.
-    violations = guardrails.check_resources(settings, declared_from_graph(run.resources))
+    violations = policy.check_resources(settings, declared_from_graph(run.resources))
     if violations:
         raise PlanError("\n".join(str(violation) for violation in violations))
-    return Plan(stack, settings, run)
+    return Plan(stack, settings, run, manifest)
 
 
 # libyaml emits byte-identical YAML for these plain objects in a third of the time.
@@ -252,56 +259,24 @@ def summary(plan: Plan, target: Path) -> str:
     counts = Counter(resource.type for resource in plan.run.resources)
     lines = [f"plan of stack {plan.stack}: {len(plan.run.resources)} resources"]
     lines += [f"  {count:4d}  {type_token}" for type_token, count in sorted(counts.items())]
-    toolkit = plan.toolkit_entry()
-    if toolkit is not None and not toolkit.get("expanded"):
+    if plan.manifest is None:
         lines.append(
-            f"  toolkit NOT expanded: Flux {toolkit.get('version')} manifests ({toolkit.get('url')}) are not "
+            f"  toolkit NOT expanded: the Flux {plan.settings.toolkit.version} install manifest is not "
             "available offline; pass --flux-manifests FILE to see every toolkit object"
         )
-    if toolkit is not None and not toolkit.get("manifestPinned"):
+    if plan.settings.toolkit.manifests_sha256 is None:
         consequence = (
             "`pulumi up` refuses to apply it on this production stack"
             if plan.settings.is_production
             else "a run trusts whatever it downloads"
         )
         lines.append(
-            f"  toolkit manifest NOT pinned ({MANIFESTS_SHA256_CONFIG_KEY} unset): {consequence}; "
+            f"  toolkit manifest NOT pinned ({MANIFESTS_SHA256_KEY} unset): {consequence}; "
             f"pin it with {pin_command(plan.stack)}"
         )
+    lines += [f"  {line}" for line in plan.run.logs if line.startswith(("warning", "error"))]
     lines.append(f"  written to {target}/ (resources.json, manifests.yaml, outputs.json)")
     return "\n".join(lines)
-
-
-def arguments(
-    stack: str,
-    out_dir: Path,
-    *,
-    flux_manifests: Path | None = None,
-    project_dir: Path | None = None,
-) -> list[str]:
-    """The arguments `main` takes to plan `stack` into `out_dir`."""
-    argv = ["--stack", stack, "--out", str(out_dir)]
-    if flux_manifests is not None:
-        argv += ["--flux-manifests", str(flux_manifests)]
-    if project_dir is not None:
-        argv += ["--project-dir", str(project_dir)]
-    return argv
-
-
-def command(
-    stack: str,
-    out_dir: Path,
-    *,
-    flux_manifests: Path | None = None,
-    project_dir: Path | None = None,
-) -> list[str]:
-    """The command line that plans `stack` in a fresh process (for benchmarks and isolation tests)."""
-    return [
-        sys.executable,
-        "-m",
-        "tools.plan",
-        *arguments(stack, out_dir, flux_manifests=flux_manifests, project_dir=project_dir),
-    ]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import yaml
 
-from flux.status import commit_status_context
-from settings.model import ConfigError, StackConfig
-from settings.parse import parse_stack_config
+from eks_gitops.flux.commit_status import commit_status_context
+from eks_gitops.settings.model import ConfigError, StackConfig
+from eks_gitops.settings.parse import parse_stack_config
 from tools.gitops.cluster_tree import cluster_directory
 from tools.gitops.versions import VERSIONS_FILENAME, plan_promotion, promotion_refusal, read_pins
 from tools.paths import REPO_ROOT, stack_filename

@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from settings.model import ENVIRONMENTS
+from eks_gitops.settings.model import ENVIRONMENTS
 from tools.paths import REPO_ROOT
 from tools.plan import Plan, PlanError, plan_stack
 

@@ -21,7 +21,7 @@ from typing import Any, Final
 
 import yaml
 
-from settings.model import EKS_ADDONS, PROJECT
+from eks_gitops.settings.model import EKS_ADDONS, PROJECT
 
 KeyPath = tuple[str, ...]
 """A key's path from the document root, e.g. ("config", "eks-gitops:toolkit", "version")."""

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from settings.model import ENVIRONMENTS
+from eks_gitops.settings.model import ENVIRONMENTS
 from tools.gitops.kustomize import Builder, OriginIndex, kustomization_file, load_documents
 from tools.gitops.model import (
     CLUSTER_SCOPED_KINDS,

@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from settings.model import ENVIRONMENTS
+from eks_gitops.settings.model import ENVIRONMENTS
 
 VERSIONS_FILENAME = "versions.env"
 

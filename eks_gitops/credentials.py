@@ -1,0 +1,44 @@
+"""Credentials the synced applications read, created by Pulumi from secret stack config so that no
+credential is ever committed to the gitops tree. They live in the toolkit namespace, beside the
+HelmReleases that consume them through `valuesFrom`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pulumi
+from pulumi_kubernetes.core import v1 as core_v1
+from pulumi_kubernetes.meta import v1 as meta_v1
+
+# Secret names the gitops tree refers to (gitops/base/sumologic).
+SUMOLOGIC_SECRET = "sumologic-credentials"
+
+
+@dataclass(frozen=True)
+class AppCredentialsArgs:
+    namespace: str
+    secrets: Mapping[str, Mapping[str, pulumi.Output[str]]]
+    """Secret name -> key -> value; every value a Pulumi secret."""
+
+
+class AppCredentials(pulumi.ComponentResource):
+    secrets: list[core_v1.Secret]
+
+    def __init__(
+        self, name: str, args: AppCredentialsArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("eks-gitops:credentials:AppCredentials", name, None, opts)
+        self.secrets = [
+            core_v1.Secret(
+                secret_name,
+                metadata=meta_v1.ObjectMetaArgs(name=secret_name, namespace=args.namespace),
+                type="Opaque",
+                # Every value is already a Pulumi secret, and the SDK's Secret marks all of
+                # `stringData` secret as well.
+                string_data=dict(values),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            for secret_name, values in sorted(args.secrets.items())
+        ]
+        self.register_outputs({"secretNames": sorted(args.secrets)})

@@ -1,0 +1,142 @@
+"""Obtain a Flux release's install manifest: a given file, the local cache, or a download."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+DEFAULT_BASE_URL: Final = "https://github.com/fluxcd/flux2/releases/download"
+DEFAULT_TIMEOUT_SECONDS: Final = 30.0
+_MANIFEST_FILE_NAME: Final = "install.yaml"
+# The version becomes a cache directory name and part of a URL, so keep it to release tags.
+_RELEASE_VERSION = re.compile(r"^v\d+\.\d+\.\d+(-[0-9A-Za-z.]+)?$")
+_SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True)
+class InstallManifest:
+    text: str
+    sha256: str
+    # Where the text came from (file path, cache path or URL), for error messages and logs.
+    origin: str
+
+
+# Named for what the caller learns (no manifest), not for an error in it.
+class ManifestUnavailable(RuntimeError):  # noqa: N818
+    """Neither a file, the cache nor the network could provide the manifest."""
+
+
+class ManifestChecksumError(RuntimeError):
+    """The manifest's SHA-256 is not the one the configuration pins."""
+
+
+def release_url(version: str, base_url: str = DEFAULT_BASE_URL) -> str:
+    _require_release_version(version)
+    return f"{base_url.rstrip('/')}/{version}/{_MANIFEST_FILE_NAME}"
+
+
+def default_cache_dir() -> Path:
+    # XDG says relative values must be ignored.
+    xdg_cache_home = os.environ.get("XDG_CACHE_HOME", "")
+    base = Path(xdg_cache_home) if os.path.isabs(xdg_cache_home) else Path.home() / ".cache"
+    return base / "eks-gitops" / "flux"
+
+
+def load_install_manifest(
+    version: str,
+    *,
+    file: Path | None,
+    expected_sha256: str | None,
+    cache_dir: Path,
+    allow_network: bool,
+    base_url: str = DEFAULT_BASE_URL,
+    timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+) -> InstallManifest:
+    """The install manifest for ``version``: from ``file`` if given, else cache, else network.
+
+    A download is verified before it is cached, so the cache only ever holds content that
+    matched the pinned checksum (when one was pinned).
+    """
+    url = release_url(version, base_url)
+    expected = _normalised_sha256(expected_sha256)
+    if file is not None:
+        return _verified(file.read_bytes(), str(file), expected)
+    cached = cache_dir / version / _MANIFEST_FILE_NAME
+    if cached.is_file():
+        return _verified(cached.read_bytes(), str(cached), expected)
+    if not allow_network:
+        raise ManifestUnavailable(
+            _unavailable_message(version, url, "it is not cached and network access is disabled")
+        )
+    content = download_release_manifest(version, base_url, timeout_seconds)
+    manifest = _verified(content, url, expected)
+    _write_atomically(cached, content)
+    return manifest
+
+
+def download_release_manifest(
+    version: str,
+    base_url: str = DEFAULT_BASE_URL,
+    timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+) -> bytes:
+    """The release's install manifest as the server sends it, bypassing the cache."""
+    url = release_url(version, base_url)
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_seconds) as response:
+            content: bytes = response.read()
+    except (urllib.error.URLError, TimeoutError) as error:
+        raise ManifestUnavailable(
+            _unavailable_message(version, url, f"the download failed: {error}")
+        ) from error
+    return content
+
+
+def manifest_sha256(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
+
+
+def _verified(content: bytes, origin: str, expected_sha256: str | None) -> InstallManifest:
+    actual = manifest_sha256(content)
+    if expected_sha256 is not None and actual != expected_sha256:
+        raise ManifestChecksumError(
+            f"the Flux install manifest from {origin} has SHA-256 {actual}, "
+            f"but {expected_sha256} was expected"
+        )
+    return InstallManifest(text=content.decode("utf-8"), sha256=actual, origin=origin)
+
+
+def _normalised_sha256(value: str | None) -> str | None:
+    if value is None:
+        return None
+    normalised = value.strip().lower()
+    if not _SHA256_HEX.match(normalised):
+        raise ValueError(f"{value!r} is not a SHA-256 digest (64 hexadecimal characters)")
+    return normalised
+
+
+def _require_release_version(version: str) -> None:
+    if not _RELEASE_VERSION.match(version):
+        raise ValueError(f"{version!r} is not a Flux release version such as v2.9.4")
+
+
+def _unavailable_message(version: str, url: str, reason: str) -> str:
+    return f"cannot obtain the Flux {version} install manifest from {url}: {reason}"
+
+
+def _write_atomically(path: Path, content: bytes) -> None:
+    """Write via a temporary file and rename, so a reader never sees half a manifest."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False) as tmp:
+        tmp.write(content)
+    try:
+        os.replace(tmp.name, path)
+    except OSError:
+        os.unlink(tmp.name)
+        raise

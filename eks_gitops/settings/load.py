@@ -1,0 +1,63 @@
+"""The only place in the project that touches `pulumi.Config`: read the running stack's settings and
+secrets once, and hand back validated, typed objects."""
+
+from __future__ import annotations
+
+import json
+
+import pulumi
+from pulumi.runtime import config as runtime_config
+
+from eks_gitops.settings.model import PROJECT, SECRET_KEYS, LoadedConfig
+from eks_gitops.settings.parse import check_secrets, parse_stack_config, secret_settings
+
+
+def _decode(value: object) -> object:
+    # Pulumi hands object values to the program as JSON text and scalars as plain strings.
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _all_config() -> dict[str, object]:
+    # pulumi.Config reads one known key at a time; to report a misspelt key we need the whole set,
+    # which the SDK keeps in the engine-provided environment and in its runtime config map.
+    merged: dict[str, object] = dict(runtime_config.get_config_env())
+    merged.update(runtime_config.CONFIG.get())
+    # Older engines spell keys `project:config:name`; the program only knows `project:name`.
+    return {key.replace(":config:", ":", 1): value for key, value in merged.items()}
+
+
+def _held_as_secret(full_key: str) -> bool:
+    # get_secret wraps whatever it finds; only the engine's list of secret keys (handed over in
+    # PULUMI_CONFIG_SECRET_KEYS, which the language host also loads into the runtime) tells
+    # ciphertext (`secure:`) from a credential written in clear.
+    return (
+        runtime_config.is_config_secret(full_key)
+        or full_key in runtime_config.get_config_secret_keys_env()
+    )
+
+
+def load() -> LoadedConfig:
+    """Read and validate the current stack's settings; raises ConfigError before anything is declared."""
+    everything = _all_config()
+    secret_keys = set(SECRET_KEYS)
+    raw = {
+        key: _decode(value)
+        for key, value in everything.items()
+        if key.split(":", 1)[-1] not in secret_keys
+    }
+    settings = parse_stack_config(raw, pulumi.get_stack())
+    project_config = pulumi.Config(PROJECT)
+    check_secrets(
+        settings.secret_keys,
+        {
+            key: _held_as_secret(f"{PROJECT}:{key}")
+            for key in SECRET_KEYS
+            if project_config.get(key) is not None
+        },
+    )
+    return LoadedConfig(settings, secret_settings(settings, project_config.require_secret))

@@ -1,0 +1,374 @@
+"""The per-type output table: what `RecordingMocks` answers for each resource type and invoke the
+program declares, shaped like the real providers' outputs (ids, ARNs, endpoints, a CA certificate,
+real key material, GitHub's SSH host keys). Every value derives from the stack, type and name."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+from pulumi.runtime import mocks as pulumi_mocks
+
+from tools.offline.keys import cluster_ca_certificate, digest, hex_digest, tls_private_key_outputs
+from tools.offline.wire import SECRET_SIG, SECRET_SIG_KEY, unwrap
+
+ACCOUNT_ID = "123456789012"
+
+# GitHub's published SSH host keys (https://api.github.com/meta, "ssh_keys"), what
+# github.get_ssh_keys returns for github.com since the RSA key rotation of March 2023.
+GITHUB_SSH_KEYS = (
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl",
+    "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBEmKSENjQEezOmxkZMy7opKgwFB9nkt5YRrYMjNuG5N87uRgg6CLrbo5wAdT/y6v0mKV0U2w0WZ2YB/++Tpockg=",
+    "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABgQCj7ndNxQowgcQnjshcLrqPEiiphnt+VTTvDP6mHBL9j1aNUkY4Ue1gvwnGLVlOhGeYrnZaMgRK6+PKCUXaDbC7qtbW8gIkhL7aGCsOr/C56SJMy/BCZfxd1nWzAOxSDPgVsmerOBYfNqltV9/hWCqBywINIR+5dIg6JTJ72pcEpEjcYgXkE2YEFXV1JHnsKgbLWNlhScqb2UmyRkQyytRLtL+38TGxkxCflmO+5Z8CSSNY7GidjMIZ7Q4zMjA2n1nGrlTDkzwDCsw+wqFPGQA179cnfGWOWRVruj16z6XyvxvjJwbz0wQZ75XK5tKSb7FNyeIEs4TT4jk+S4dhPeAUC5y+bDYirYgM4GC7uEnztnZyaVWQ7B381AK4Qdrwt51ZqExKbQpTUNn+EjqoTwvqNj4kqx5QUCI0ThS/YkOxJCXmPUWZbhjpCg56i+2aB6CmK2JGhn57K5mj0MNdBXA4/WnwH6XoPWJzK5Nyu2zB3nAZp+S5hpQs+p1vN1/wsjk=",
+)
+
+
+@dataclass(frozen=True)
+class _Declared:
+    """What a resource was declared with, as an output generator sees it."""
+
+    region: str
+    stack: str
+    name: str
+    inputs: dict[str, Any]
+    token: str
+    token_type: str = ""
+    """The resource's type token."""
+
+    @property
+    def seed(self) -> str:
+        """What generated material derives from: distinct per stack, as real clouds' values are."""
+        return f"{self.stack}/{self.name}"
+
+    @property
+    def physical_name(self) -> str:
+        # An explicit name wins; otherwise Pulumi auto-names: logical name plus 7 hex characters.
+        return str(self.inputs.get("name") or f"{self.name}-{self.token[:7]}")
+
+    def arn(self, service: str, resource: str, regional: bool = True) -> str:
+        return f"arn:aws:{service}:{self.region if regional else ''}:{ACCOUNT_ID}:{resource}"
+
+
+_Generated = tuple[str, dict[str, Any]]
+
+
+def _prefixed_id(prefix: str, arn_kind: str | None = None) -> Callable[[_Declared], _Generated]:
+    """EC2-style resources: an id like `vpc-0123...`, and an ARN where the real one has it."""
+
+    def generate(d: _Declared) -> _Generated:
+        resource_id = f"{prefix}-{d.token}"
+        return resource_id, ({"arn": d.arn("ec2", f"{arn_kind}/{resource_id}")} if arn_kind else {})
+
+    return generate
+
+
+def _eip(d: _Declared) -> _Generated:
+    octets = digest("eip", d.seed)
+    resource_id = f"eipalloc-{d.token}"
+    return resource_id, {
+        "allocationId": resource_id,
+        "publicIp": f"52.{octets[0]}.{octets[1]}.{octets[2] or 1}",
+    }
+
+
+def _launch_template(d: _Declared) -> _Generated:
+    resource_id = f"lt-{d.token}"
+    return resource_id, {"arn": d.arn("ec2", f"launch-template/{resource_id}"), "latestVersion": 1}
+
+
+def _role(d: _Declared) -> _Generated:
+    name = d.physical_name
+    return name, {
+        "arn": d.arn("iam", f"role/{name}", regional=False),
+        "name": name,
+        "uniqueId": f"AROA{d.token.upper()}",
+    }
+
+
+def _uuid(d: _Declared, salt: str) -> str:
+    return "-".join(
+        (
+            d.token[:8],
+            *(hex_digest(f"{salt}{i}", d.seed, length=n) for i, n in enumerate((4, 4, 4, 12))),
+        )
+    )
+
+
+def _kms_key(d: _Declared) -> _Generated:
+    key_id = _uuid(d, "k")
+    return key_id, {"arn": d.arn("kms", f"key/{key_id}"), "keyId": key_id}
+
+
+def _kms_alias(d: _Declared) -> _Generated:
+    alias = str(d.inputs.get("name", f"alias/{d.name}"))
+    return alias, {"arn": d.arn("kms", alias)}
+
+
+def _eks_cluster(d: _Declared) -> _Generated:
+    hex_id = hex_digest("eks", d.seed, length=32).upper()
+    name = d.physical_name
+    return name, {
+        "arn": d.arn("eks", f"cluster/{name}"),
+        "endpoint": f"https://{hex_id}.gr7.{d.region}.eks.amazonaws.com",
+        "certificateAuthority": {"data": cluster_ca_certificate(d.seed)},
+        "identities": [
+            {"oidcs": [{"issuer": f"https://oidc.eks.{d.region}.amazonaws.com/id/{hex_id}"}]}
+        ],
+        "platformVersion": "eks.12",
+        "status": "ACTIVE",
+        "clusterId": hex_digest("cid", d.seed, length=32),
+        "vpcConfig": {
+            **d.inputs.get("vpcConfig", {}),
+            "clusterSecurityGroupId": f"sg-{hex_digest('csg', d.seed)}",
+            "vpcId": f"vpc-{hex_digest('cvpc', d.seed)}",
+        },
+    }
+
+
+def _node_group(d: _Declared) -> _Generated:
+    cluster = d.inputs.get("clusterName", "cluster")
+    name = f"{d.inputs.get('nodeGroupNamePrefix', d.name + '-')}{d.token[:26]}"
+    return f"{cluster}:{name}", {
+        "arn": d.arn("eks", f"nodegroup/{cluster}/{name}/{d.token[:8]}"),
+        "status": "ACTIVE",
+        "nodeGroupName": name,
+    }
+
+
+def _addon(d: _Declared) -> _Generated:
+    cluster = d.inputs.get("clusterName", "cluster")
+    addon = d.inputs.get("addonName", d.name)
+    # EKS ends an add-on's ARN with a UUID of its own; the id is `cluster:addon`.
+    return f"{cluster}:{addon}", {"arn": d.arn("eks", f"addon/{cluster}/{addon}/{_uuid(d, 'a')}")}
+
+
+def _oidc_provider(d: _Declared) -> _Generated:
+    issuer = str(d.inputs.get("url", "")).removeprefix("https://")
+    arn = d.arn("iam", f"oidc-provider/{issuer}", regional=False)
+    return arn, {"arn": arn}
+
+
+def _access_entry(d: _Declared) -> _Generated:
+    cluster = d.inputs.get("clusterName")
+    return f"{cluster}:{d.inputs.get('principalArn')}", {
+        "accessEntryArn": d.arn("eks", f"access-entry/{cluster}/{d.token[:8]}")
+    }
+
+
+def _tls_private_key(d: _Declared) -> _Generated:
+    outputs = tls_private_key_outputs(
+        d.seed,
+        str(d.inputs.get("algorithm", "RSA")),
+        str(d.inputs.get("ecdsaCurve", "P224")),
+        int(d.inputs.get("rsaBits", 2048)),
+    )
+    resource_id = outputs.pop("id")
+    # The provider marks the private key outputs secret; so does the mock.
+    secret_outputs = ("privateKeyPem", "privateKeyPemPkcs8", "privateKeyOpenssh")
+    return resource_id, {
+        key: {SECRET_SIG_KEY: SECRET_SIG, "value": value} if key in secret_outputs else value
+        for key, value in outputs.items()
+    }
+
+
+def _deploy_key(d: _Declared) -> _Generated:
+    return f"{d.inputs.get('repository')}:{int(d.token[:8], 16)}", {"etag": f'W/"{d.token}"'}
+
+
+def _repository(d: _Declared) -> _Generated:
+    name = d.physical_name
+    return name, {
+        "fullName": f"owner/{name}",
+        "sshCloneUrl": f"git@github.com:owner/{name}.git",
+        "nodeId": f"R_{d.token}",
+        "repoId": int(d.token[:6], 16),
+    }
+
+
+def _kubernetes_object(d: _Declared) -> _Generated:
+    metadata = dict(d.inputs.get("metadata") or {})
+    metadata.setdefault("name", d.name)
+    metadata["uid"] = "-".join(
+        (
+            d.token[:8],
+            d.token[8:12],
+            "4" + d.token[12:15],
+            "8" + hex_digest("u", d.seed, length=3),
+            hex_digest("u2", d.seed, length=12),
+        )
+    )
+    return "/".join(filter(None, (metadata.get("namespace"), metadata["name"]))), {
+        "metadata": metadata
+    }
+
+
+def _kubernetes_service(d: _Declared) -> _Generated:
+    resource_id, outputs = _kubernetes_object(d)
+    if (d.inputs.get("spec") or {}).get("type") == "LoadBalancer":
+        # The AWS cloud provider names the load balancer "a" + the Service's UID without dashes, cut
+        # to 32 characters (k8s.io/cloud-provider cloud.go, DefaultLoadBalancerName); an NLB's DNS name appends a
+        # hash and the region's elb domain.
+        uid = str(outputs["metadata"]["uid"]).replace("-", "")
+        hostname = (
+            f"a{uid}"[:32] + f"-{hex_digest('nlb', d.seed, length=16)}.elb.{d.region}.amazonaws.com"
+        )
+        outputs["status"] = {"loadBalancer": {"ingress": [{"hostname": hostname}]}}
+    return resource_id, outputs
+
+
+# What the random provider's charset options choose from (pulumi_random/random_password.py, the
+# `upper`, `lower`, `numeric` and `special` arguments): letters and digits, and these specials.
+_SPECIAL_CHARACTERS = "!@#$%&*()-_=+[]{}<>:?"
+
+
+def _random_password(d: _Declared) -> _Generated:
+    alphabet = "".join(
+        chars
+        for option, chars in (
+            ("upper", "ABCDEFGHIJKLMNOPQRSTUVWXYZ"),
+            ("lower", "abcdefghijklmnopqrstuvwxyz"),
+            ("numeric", "0123456789"),
+            ("special", str(d.inputs.get("overrideSpecial") or _SPECIAL_CHARACTERS)),
+        )
+        if d.inputs.get(option, True)
+    )
+    length = int(d.inputs["length"])
+    stream = b"".join(digest("password", d.seed, str(block)) for block in range(length // 32 + 1))
+    result = "".join(alphabet[byte % len(alphabet)] for byte in stream[:length])
+    # The provider's id is the literal "none"; `result` is a secret output. bcryptHash is left out:
+    # nothing reads it, and no bcrypt implementation is installed to derive it honestly.
+    return "none", {"result": {SECRET_SIG_KEY: SECRET_SIG, "value": result}}
+
+
+def _repository_webhook(d: _Declared) -> _Generated:
+    hook_id = int(d.token[:9], 16)
+    return str(hook_id), {
+        "url": f"https://api.github.com/repos/owner/{d.inputs.get('repository')}/hooks/{hook_id}",
+        "etag": f'W/"{d.token}"',
+    }
+
+
+GIT_REPOSITORY = "kubernetes:source.toolkit.fluxcd.io/v1:GitRepository"
+KUSTOMIZATION = "kubernetes:kustomize.toolkit.fluxcd.io/v1:Kustomization"
+# Flux's conditions carry a transition time; a fixed one keeps plans byte-identical.
+_TRANSITION_TIME = "2026-01-01T00:00:00Z"
+
+
+def _ready(reason: str, message: str) -> dict[str, Any]:
+    return {
+        "type": "Ready",
+        "status": "True",
+        "reason": reason,
+        "message": message,
+        "observedGeneration": 1,
+        "lastTransitionTime": _TRANSITION_TIME,
+    }
+
+
+def _git_revision(d: _Declared) -> str:
+    """The artifact revision source-controller records: `<branch>@sha1:<commit>`."""
+    branch = (d.inputs.get("spec") or {}).get("ref", {}).get("branch", "main")
+    return f"{branch}@sha1:{hex_digest('commit', d.seed, length=40)}"
+
+
+def _flux_status(d: _Declared, sources: dict[tuple[str, str], str]) -> dict[str, Any] | None:
+    """What a Ready GitRepository or Kustomization reports (the state `pulumi.com/waitFor` awaits):
+    the Kustomization's applied revision is its GitRepository's artifact revision."""
+    namespace = str((d.inputs.get("metadata") or {}).get("namespace", ""))
+    if d.token_type == GIT_REPOSITORY:
+        revision = _git_revision(d)
+        sources[(namespace, str(d.inputs["metadata"]["name"]))] = revision
+        return {
+            "artifact": {"revision": revision, "path": f"gitrepository/{namespace}/{d.name}"},
+            "conditions": [_ready("Succeeded", f"stored artifact for revision '{revision}'")],
+            "observedGeneration": 1,
+        }
+    if d.token_type == KUSTOMIZATION:
+        source = (d.inputs.get("spec") or {}).get("sourceRef", {})
+        revision = sources[(str(source.get("namespace", namespace)), str(source.get("name")))]
+        return {
+            "lastAppliedRevision": revision,
+            "lastAttemptedRevision": revision,
+            "conditions": [_ready("ReconciliationSucceeded", f"Applied revision: {revision}")],
+            "observedGeneration": 1,
+        }
+    return None
+
+
+_OUTPUTS: dict[str, Callable[[_Declared], _Generated]] = {
+    "aws:ec2/vpc:Vpc": _prefixed_id("vpc", "vpc"),
+    "aws:ec2/subnet:Subnet": _prefixed_id("subnet", "subnet"),
+    "aws:ec2/internetGateway:InternetGateway": _prefixed_id("igw", "internet-gateway"),
+    "aws:ec2/eip:Eip": _eip,
+    "aws:ec2/natGateway:NatGateway": _prefixed_id("nat"),
+    "aws:ec2/routeTable:RouteTable": _prefixed_id("rtb", "route-table"),
+    "aws:ec2/routeTableAssociation:RouteTableAssociation": _prefixed_id("rtbassoc"),
+    "aws:ec2/launchTemplate:LaunchTemplate": _launch_template,
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": _prefixed_id(
+        "sgr", "security-group-rule"
+    ),
+    "aws:iam/role:Role": _role,
+    "aws:kms/key:Key": _kms_key,
+    "aws:kms/alias:Alias": _kms_alias,
+    "aws:eks/cluster:Cluster": _eks_cluster,
+    "aws:eks/nodeGroup:NodeGroup": _node_group,
+    "aws:eks/addon:Addon": _addon,
+    "aws:iam/openIdConnectProvider:OpenIdConnectProvider": _oidc_provider,
+    "aws:eks/accessEntry:AccessEntry": _access_entry,
+    "tls:index/privateKey:PrivateKey": _tls_private_key,
+    "github:index/repositoryDeployKey:RepositoryDeployKey": _deploy_key,
+    "github:index/repository:Repository": _repository,
+    "github:index/repositoryWebhook:RepositoryWebhook": _repository_webhook,
+    "random:index/randomPassword:RandomPassword": _random_password,
+    "kubernetes:core/v1:Service": _kubernetes_service,
+}
+
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    """Outputs shaped like the real providers' for the types this program declares; any other
+    type gets an id and its inputs back, as a provider with no computed outputs would give."""
+
+    def __init__(self, region: str, stack: str) -> None:
+        self.region = region
+        self.stack = stack
+        # (namespace, name) of each GitRepository -> its artifact revision, for the Kustomizations.
+        self.git_revisions: dict[tuple[str, str], str] = {}
+
+    def new_resource(
+        self, args: pulumi_mocks.MockResourceArgs
+    ) -> tuple[str | None, dict[str, Any]]:
+        declared = _Declared(
+            self.region,
+            self.stack,
+            args.name,
+            unwrap(args.inputs),
+            hex_digest(self.stack, args.typ, args.name),
+            args.typ,
+        )
+        generate = _OUTPUTS.get(args.typ)
+        if generate is None and args.typ.startswith("kubernetes:"):
+            generate = _kubernetes_object
+        if generate is None:
+            return f"{args.name}-{declared.token[:8]}", dict(args.inputs)
+        resource_id, outputs = generate(declared)
+        status = _flux_status(declared, self.git_revisions)
+        if status is not None:
+            outputs["status"] = status
+        return resource_id, {**args.inputs, **outputs}
+
+    def call(self, args: pulumi_mocks.MockCallArgs) -> dict[str, Any]:  # type: ignore[override]
+        token = args.token
+        if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
+            letters = "abcdef"
+            return {
+                "names": [f"{self.region}{letter}" for letter in letters[:3]],
+                "zoneIds": [f"{self.region[:3]}{self.region[-1]}-az{i}" for i in range(1, 4)],
+                "id": self.region,
+            }
+        if token == "aws:index/getPartition:getPartition":
+            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
+        if token == "github:index/getSshKeys:getSshKeys":
+            return {"keys": list(GITHUB_SSH_KEYS), "id": "github.com"}
+        raise NotImplementedError(f"the mock engine has no answer for invoke {token}")

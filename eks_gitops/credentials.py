@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import ClassVar
 
 import pulumi
 from pulumi_kubernetes.core import v1 as core_v1
@@ -23,12 +24,14 @@ class AppCredentialsArgs:
 
 
 class AppCredentials(pulumi.ComponentResource):
+    TYPE_TOKEN: ClassVar[str] = "eks-gitops:credentials:AppCredentials"
+
     secrets: list[core_v1.Secret]
 
     def __init__(
         self, name: str, args: AppCredentialsArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("eks-gitops:credentials:AppCredentials", name, None, opts)
+        super().__init__(self.TYPE_TOKEN, name, None, opts)
         self.secrets = [
             core_v1.Secret(
                 secret_name,

@@ -129,7 +129,7 @@ def test_every_configurable_algorithm_has_key_arguments() -> None:
 @functools.cache
 def mock_key_outputs(algorithm: str) -> dict[str, str]:
     """The mock's tls.PrivateKey outputs for an algorithm's arguments, with the provider's defaults
-    for the arguments it leaves out. (A 4096-bit RSA key takes the mock half a minute: once only.)"""
+    for the arguments it leaves out."""
     arguments = KEY_ALGORITHMS[algorithm]
     return tls_private_key_outputs(
         "deploy-key-1",

@@ -9,7 +9,9 @@ import pytest
 import yaml
 
 from tests.conftest import ENVIRONMENTS, REPO_ROOT, repo_plan
-from tools.render import LOCK_FILE, SYNC_FILE, render_record
+from tools.gitops.model import LOCK_FILENAME as LOCK_FILE
+from tools.gitops.model import SYNC_FILENAME as SYNC_FILE
+from tools.render import render_record
 
 
 @pytest.mark.parametrize("stack", ENVIRONMENTS)

@@ -228,15 +228,9 @@ def plan_stack(
     return Plan(stack, settings, run, manifest)
 
 
-# libyaml emits byte-identical YAML for these plain objects in a third of the time.
-_SAFE_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-
-
 def _dump_yaml(objects: list[dict[str, Any]]) -> str:
     return (
-        yaml.dump_all(
-            objects, Dumper=_SAFE_DUMPER, sort_keys=True, default_flow_style=False, width=120
-        )
+        yaml.safe_dump_all(objects, sort_keys=True, default_flow_style=False, width=120)
         if objects
         else ""
     )

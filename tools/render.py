@@ -19,15 +19,14 @@ from typing import Any
 
 import yaml
 
+from eks_gitops.flux.sync import Sync
 from eks_gitops.settings.model import ENVIRONMENTS
+from tools.gitops.model import LOCK_FILENAME, SYNC_FILENAME
 from tools.paths import REPO_ROOT
 from tools.plan import Plan, PlanError, plan_stack
 
-SYNC_FILE = "gotk-sync.yaml"
-LOCK_FILE = "toolkit.lock.yaml"
 # The kinds of program-made objects the gitops tree may reference (secretRef, valuesFrom, sourceRef).
 REFERENCEABLE_KINDS = ("Namespace", "Secret", "ConfigMap", "GitRepository", "Kustomization")
-SYNC_COMPONENT = "eks-gitops:sync:Sync"
 
 
 def _header(stack: str) -> str:
@@ -47,7 +46,7 @@ def render_record(plan: Plan) -> dict[Path, str]:
     """The record's files (path relative to the repository root -> content) for one planned stack."""
     settings = plan.settings
     toolkit = settings.toolkit
-    sync_objects = plan.manifests(under=SYNC_COMPONENT)
+    sync_objects = plan.manifests(under=Sync.TYPE_TOKEN)
     namespace_identity = {"apiVersion": "v1", "kind": "Namespace", "name": toolkit.namespace}
     referenceable = [
         _identity(obj)
@@ -70,9 +69,9 @@ def render_record(plan: Plan) -> dict[Path, str]:
     }
     folder = Path(settings.sync.path) / toolkit.namespace
     return {
-        folder / SYNC_FILE: _header(plan.stack)
+        folder / SYNC_FILENAME: _header(plan.stack)
         + yaml.safe_dump_all(sync_objects, sort_keys=True, explicit_start=True),
-        folder / LOCK_FILE: _header(plan.stack) + yaml.safe_dump(lock, sort_keys=False),
+        folder / LOCK_FILENAME: _header(plan.stack) + yaml.safe_dump(lock, sort_keys=False),
     }
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import yaml
 
+from eks_gitops.flux.kinds import FLUX_KINDS
 from tools.gitops.checks import (
     check_api_version,
     check_credentials_in_object,
@@ -33,7 +34,7 @@ from tools.gitops.kustomize import (
     kustomization_file,
     source_files,
 )
-from tools.gitops.model import FLUX_KINDS, Manifest, Problem
+from tools.gitops.model import Manifest, Problem
 from tools.paths import REPO_ROOT
 
 EVERY_CONTROLLER = frozenset(kind.controller for kind in FLUX_KINDS.values())

@@ -9,7 +9,7 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final, TypeVar, cast
+from typing import ClassVar, Final, TypeVar, cast
 
 import pulumi
 from pulumi_aws import ec2, eks, iam, kms, vpc
@@ -219,6 +219,8 @@ class ClusterArgs:
 
 
 class Cluster(pulumi.ComponentResource):
+    TYPE_TOKEN: ClassVar[str] = "eks-gitops:cluster:Cluster"
+
     cluster_name: pulumi.Output[str]
     endpoint: pulumi.Output[str]
     kubeconfig: pulumi.Output[str]
@@ -230,7 +232,7 @@ class Cluster(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("eks-gitops:cluster:Cluster", name, None, opts)
+        super().__init__(self.TYPE_TOKEN, name, None, opts)
         config = args.config
         opts_aws = pulumi.ResourceOptions(parent=self)
         protected = pulumi.ResourceOptions.merge(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from typing import ClassVar
 
 import pulumi
 from pulumi_aws import ec2
@@ -51,6 +52,8 @@ class NetworkArgs:
 
 
 class Network(pulumi.ComponentResource):
+    TYPE_TOKEN: ClassVar[str] = "eks-gitops:network:Network"
+
     vpc_id: pulumi.Output[str]
     private_subnet_ids: pulumi.Output[list[str]]
     public_subnet_ids: pulumi.Output[list[str]]
@@ -59,7 +62,7 @@ class Network(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("eks-gitops:network:Network", name, None, opts)
+        super().__init__(self.TYPE_TOKEN, name, None, opts)
         existing = args.config.existing
         if existing is not None:
             self.vpc_id = pulumi.Output.from_input(existing.vpc_id)

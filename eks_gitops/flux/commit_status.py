@@ -12,12 +12,14 @@ it, and `make promote` asks GitHub whether the environment before the target did
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Final, TypeVar
+from typing import Any, ClassVar, Final, TypeVar
 
 import pulumi
 from pulumi_kubernetes.apiextensions import CustomResource
 from pulumi_kubernetes.core import v1 as core_v1
 from pulumi_kubernetes.meta import v1 as meta_v1
+
+from eks_gitops.flux.kinds import api_version
 
 _PREFIX: Final = "eks-gitops"
 
@@ -34,7 +36,6 @@ def commit_status_expression(environment: str) -> str:
     )
 
 
-NOTIFICATION_API: Final = "notification.toolkit.fluxcd.io/v1beta3"
 # One name for the Provider, the Alert and the credentials Secret, beside the bootstrap objects in
 # the toolkit namespace.
 COMMIT_STATUS_NAME: Final = "github-commit-status"
@@ -113,13 +114,15 @@ class CommitStatus(pulumi.ComponentResource):
     """Declared with the Kubernetes provider and, as dependencies, the toolkit's namespace, the
     notification CRDs and notification-controller."""
 
+    TYPE_TOKEN: ClassVar[str] = "eks-gitops:notifications:CommitStatus"
+
     resources: list[pulumi.Resource]
     """Everything declared here, for the sync to wait on."""
 
     def __init__(
         self, name: str, args: CommitStatusArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("eks-gitops:notifications:CommitStatus", name, None, opts)
+        super().__init__(self.TYPE_TOKEN, name, None, opts)
         metadata = meta_v1.ObjectMetaArgs(name=COMMIT_STATUS_NAME, namespace=args.namespace)
 
         def options(*after: pulumi.Resource) -> pulumi.ResourceOptions:
@@ -135,7 +138,7 @@ class CommitStatus(pulumi.ComponentResource):
         )
         provider = CustomResource(
             f"{name}-provider",
-            api_version=NOTIFICATION_API,
+            api_version=api_version("Provider"),
             kind="Provider",
             metadata=metadata,
             spec=provider_spec(args),
@@ -143,7 +146,7 @@ class CommitStatus(pulumi.ComponentResource):
         )
         alert = CustomResource(
             f"{name}-alert",
-            api_version=NOTIFICATION_API,
+            api_version=api_version("Alert"),
             kind="Alert",
             metadata=metadata,
             spec=alert_spec(args.namespace),

@@ -45,11 +45,6 @@ _APPLY_RANK: Final = {
 }
 
 
-# libyaml parses a release manifest about ten times faster than the pure-Python parser and builds
-# the same objects; the pure-Python loader stays as the fallback where PyYAML lacks libyaml.
-_SAFE_LOADER: Final = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
 class FluxManifestError(ValueError):
     """The install manifest, or what we were asked to do with it, does not fit."""
 
@@ -57,7 +52,7 @@ class FluxManifestError(ValueError):
 def parse_manifest(text: str) -> list[KubeObject]:
     """Parse multi-document YAML into Kubernetes objects, skipping empty documents."""
     try:
-        documents = list(yaml.load_all(text, Loader=_SAFE_LOADER))
+        documents = list(yaml.safe_load_all(text))
     except yaml.YAMLError as error:
         raise FluxManifestError(f"the Flux install manifest is not valid YAML: {error}") from error
     return [

@@ -5,14 +5,14 @@ the cluster really synced; on destroy, awaited until Flux has removed everything
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 import pulumi
 from pulumi_kubernetes.apiextensions import CustomResource
 from pulumi_kubernetes.meta import v1 as meta_v1
 
-GIT_REPOSITORY_API: Final = "source.toolkit.fluxcd.io/v1"
-KUSTOMIZATION_API: Final = "kustomize.toolkit.fluxcd.io/v1"
+from eks_gitops.flux.kinds import api_version
+
 # Deleting the Kustomization deletes what it applied and holds its finalizer until all of it is
 # gone (or `spec.timeout` passes); the default, MirrorPrune, deletes in the background and lets go
 # at once, so the controllers would be deleted while child Kustomizations and HelmReleases still
@@ -104,6 +104,8 @@ class Sync(pulumi.ComponentResource):
     deleted after it, so the controllers are still there to release the sync objects' finalizers
     (and prune what they applied) on destroy."""
 
+    TYPE_TOKEN: ClassVar[str] = "eks-gitops:sync:Sync"
+
     path: str
     git_repository: CustomResource
     kustomization: CustomResource
@@ -113,7 +115,7 @@ class Sync(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: SyncArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("eks-gitops:sync:Sync", name, None, opts)
+        super().__init__(self.TYPE_TOKEN, name, None, opts)
         source = pulumi.Output.from_input(args.secret_name).apply(
             lambda secret_name: git_repository_spec(args, secret_name)
         )
@@ -128,7 +130,7 @@ class Sync(pulumi.ComponentResource):
         )
         self.git_repository = CustomResource(
             f"{name}-source",
-            api_version=GIT_REPOSITORY_API,
+            api_version=api_version("GitRepository"),
             kind="GitRepository",
             metadata=_ready_metadata(args.namespace, args.ready_timeout_seconds),
             spec=source,
@@ -136,7 +138,7 @@ class Sync(pulumi.ComponentResource):
         )
         self.kustomization = CustomResource(
             f"{name}-kustomization",
-            api_version=KUSTOMIZATION_API,
+            api_version=api_version("Kustomization"),
             kind="Kustomization",
             metadata=_ready_metadata(args.namespace, args.ready_timeout_seconds),
             spec=kustomization,

@@ -6,13 +6,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import pulumi
 from pulumi_kubernetes.core import v1 as core_v1
 from pulumi_kubernetes.meta import v1 as meta_v1
 
-from eks_gitops.flux.install import kubernetes_type_token, render_toolkit, resource_name
+from eks_gitops.flux.install import (
+    KubeObject,
+    kubernetes_type_token,
+    render_toolkit,
+    resource_name,
+)
 from eks_gitops.flux.release import InstallManifest
 
 
@@ -30,9 +35,6 @@ class ManifestObject(pulumi.CustomResource):
             {key: value for key, value in obj.items() if key != "status"},
             opts,
         )
-
-
-KubeObject = dict[str, Any]
 
 
 def _namespace_metadata(obj: Mapping[str, Any]) -> meta_v1.ObjectMetaArgs:
@@ -65,6 +67,8 @@ class Toolkit(pulumi.ComponentResource):
     """Declared with the Kubernetes provider and, as dependencies, the nodes: they must exist before
     controllers can run, and outlive them on destroy so that finalizers are served."""
 
+    TYPE_TOKEN: ClassVar[str] = "eks-gitops:toolkit:Toolkit"
+
     namespace: str
     namespaces: list[core_v1.Namespace]
     crds: list[ManifestObject]
@@ -75,7 +79,7 @@ class Toolkit(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: ToolkitArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("eks-gitops:toolkit:Toolkit", name, None, opts)
+        super().__init__(self.TYPE_TOKEN, name, None, opts)
         self.namespace = args.namespace
         self.namespaces = []
         self.crds = []

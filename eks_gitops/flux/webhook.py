@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 import pulumi
 import pulumi_github as github
@@ -20,9 +20,8 @@ from pulumi_kubernetes.apiextensions import CustomResource
 from pulumi_kubernetes.core import v1 as core_v1
 from pulumi_kubernetes.meta import v1 as meta_v1
 
-from eks_gitops.flux.sync import GIT_REPOSITORY_API
+from eks_gitops.flux.kinds import api_version
 
-RECEIVER_API: Final = "notification.toolkit.fluxcd.io/v1"
 RECEIVER_NAME: Final = "github"
 TOKEN_SECRET_NAME: Final = "webhook-token"
 # The key notification-controller reads the token from (receiver_controller.go, `token`).
@@ -72,7 +71,11 @@ def receiver_spec(source_name: str) -> dict[str, Any]:
         "events": list(RECEIVER_EVENTS),
         "secretRef": {"name": TOKEN_SECRET_NAME},
         "resources": [
-            {"apiVersion": GIT_REPOSITORY_API, "kind": "GitRepository", "name": source_name}
+            {
+                "apiVersion": api_version("GitRepository"),
+                "kind": "GitRepository",
+                "name": source_name,
+            }
         ],
     }
 
@@ -141,6 +144,8 @@ class Webhook(pulumi.ComponentResource):
     balancer's Service goes first: the internet gateway cannot be detached while the NLB holds public
     addresses in the VPC (EC2 DetachInternetGateway fails with DependencyViolation)."""
 
+    TYPE_TOKEN: ClassVar[str] = "eks-gitops:webhook:Webhook"
+
     path: pulumi.Output[str]
     url: pulumi.Output[str]
     secret: core_v1.Secret
@@ -151,7 +156,7 @@ class Webhook(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: WebhookArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("eks-gitops:webhook:Webhook", name, None, opts)
+        super().__init__(self.TYPE_TOKEN, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         token = random.RandomPassword(
             f"{name}-token",
@@ -168,7 +173,7 @@ class Webhook(pulumi.ComponentResource):
         )
         self.receiver = CustomResource(
             f"{name}-receiver",
-            api_version=RECEIVER_API,
+            api_version=api_version("Receiver"),
             kind="Receiver",
             metadata=meta_v1.ObjectMetaArgs(name=RECEIVER_NAME, namespace=args.namespace),
             spec=receiver_spec(source_name=args.namespace),

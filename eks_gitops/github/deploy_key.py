@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 import pulumi
 import pulumi_github as github
@@ -66,6 +67,8 @@ class DeployKeyArgs:
 
 
 class DeployKey(pulumi.ComponentResource):
+    TYPE_TOKEN: ClassVar[str] = "eks-gitops:deploykey:DeployKey"
+
     public_key: pulumi.Output[str]
     deploy_key: github.RepositoryDeployKey
     secret: core_v1.Secret
@@ -73,7 +76,7 @@ class DeployKey(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: DeployKeyArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("eks-gitops:deploykey:DeployKey", name, None, opts)
+        super().__init__(self.TYPE_TOKEN, name, None, opts)
         generation = f"{name}-{args.config.generation}"
         key = tls.PrivateKey(
             generation,

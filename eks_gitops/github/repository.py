@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import pulumi
 import pulumi_github as github
@@ -17,12 +18,14 @@ class RepositoryArgs:
 
 
 class Repository(pulumi.ComponentResource):
+    TYPE_TOKEN: ClassVar[str] = "eks-gitops:repository:Repository"
+
     name: pulumi.Output[str]
 
     def __init__(
         self, name: str, args: RepositoryArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("eks-gitops:repository:Repository", name, None, opts)
+        super().__init__(self.TYPE_TOKEN, name, None, opts)
         config = args.config
         if config.create_repository:
             repository = github.Repository(

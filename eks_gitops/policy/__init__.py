@@ -124,11 +124,20 @@ def default_tags(provider_inputs: Mapping[str, Any]) -> dict[str, str]:
     )
 
 
-def _shown(value: object) -> str:
-    # The wire carries every number as a double: a hop limit of 3 arrives as 3.0.
+def whole_numbers(value: Any) -> Any:
+    """A value as the program wrote it: the wire carries every number as a protobuf double, so a
+    hop limit of 3 arrives as 3.0."""
     if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return json.dumps(value, default=str)
+        return int(value)
+    if isinstance(value, dict):
+        return {k: whole_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [whole_numbers(v) for v in value]
+    return value
+
+
+def _shown(value: object) -> str:
+    return json.dumps(whole_numbers(value), default=str)
 
 
 def _waived(settings: StackConfig, found: Iterable[Violation]) -> list[Violation]:

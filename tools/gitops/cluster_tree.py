@@ -22,7 +22,9 @@ from tools.gitops.kustomize import Builder, OriginIndex, kustomization_file, loa
 from tools.gitops.model import (
     CLUSTER_SCOPED_KINDS,
     CLUSTERS_PATH,
+    LOCK_FILENAME,
     RECORD_DIRNAME,
+    SYNC_FILENAME,
     Manifest,
     ObjectKey,
     Problem,
@@ -34,8 +36,6 @@ from tools.gitops.substitution import (
     unresolved_variables,
 )
 
-LOCK_FILENAME = "toolkit.lock.yaml"
-SYNC_FILENAME = "gotk-sync.yaml"
 KUSTOMIZE_GROUP = "kustomize.toolkit.fluxcd.io"
 
 

@@ -8,10 +8,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from eks_gitops.flux.kinds import FLUX_KINDS
 from tools.gitops.kustomize import OriginIndex
 
 CLUSTERS_PATH = Path("gitops/aws/clusters")
 RECORD_DIRNAME = "gitops-system"
+# The generated record in RECORD_DIRNAME (`make render`): the sync objects and the toolkit lock.
+SYNC_FILENAME = "gotk-sync.yaml"
+LOCK_FILENAME = "toolkit.lock.yaml"
 
 CLUSTER_SCOPED_KINDS = frozenset(
     {
@@ -30,43 +34,6 @@ CLUSTER_SCOPED_KINDS = frozenset(
 )
 
 
-@dataclass(frozen=True)
-class FluxKind:
-    api_version: str
-    controller: str
-    # Whether flux.schema.json describes the kind (under $defs/<Kind>).
-    has_schema: bool = False
-
-    @property
-    def group(self) -> str:
-        return self.api_version.split("/", 1)[0]
-
-
-# The versions Flux v2.9 serves; older (beta) versions of these kinds are gone.
-FLUX_KINDS: Mapping[str, FluxKind] = {
-    "GitRepository": FluxKind("source.toolkit.fluxcd.io/v1", "source-controller", has_schema=True),
-    "HelmRepository": FluxKind("source.toolkit.fluxcd.io/v1", "source-controller", has_schema=True),
-    "OCIRepository": FluxKind("source.toolkit.fluxcd.io/v1", "source-controller", has_schema=True),
-    "HelmChart": FluxKind("source.toolkit.fluxcd.io/v1", "source-controller"),
-    "Bucket": FluxKind("source.toolkit.fluxcd.io/v1", "source-controller"),
-    "ExternalArtifact": FluxKind("source.toolkit.fluxcd.io/v1", "source-controller"),
-    "Kustomization": FluxKind(
-        "kustomize.toolkit.fluxcd.io/v1", "kustomize-controller", has_schema=True
-    ),
-    "HelmRelease": FluxKind("helm.toolkit.fluxcd.io/v2", "helm-controller", has_schema=True),
-    "Alert": FluxKind(
-        "notification.toolkit.fluxcd.io/v1beta3", "notification-controller", has_schema=True
-    ),
-    "Provider": FluxKind(
-        "notification.toolkit.fluxcd.io/v1beta3", "notification-controller", has_schema=True
-    ),
-    "Receiver": FluxKind(
-        "notification.toolkit.fluxcd.io/v1", "notification-controller", has_schema=True
-    ),
-    "ImageRepository": FluxKind("image.toolkit.fluxcd.io/v1", "image-reflector-controller"),
-    "ImagePolicy": FluxKind("image.toolkit.fluxcd.io/v1", "image-reflector-controller"),
-    "ImageUpdateAutomation": FluxKind("image.toolkit.fluxcd.io/v1", "image-automation-controller"),
-}
 FLUX_GROUPS = frozenset(kind.group for kind in FLUX_KINDS.values())
 
 

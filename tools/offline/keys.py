@@ -1,14 +1,13 @@
-"""Key material for the offline engine: real keys and certificates from `cryptography`, derived from
-resource names so that two plans of one stack are byte-identical."""
+"""Key material for the offline engine: real keys and certificates from `cryptography`, ECDSA and
+Ed25519 keys derived from resource names, so that two plans of one stack are byte-identical, and
+one fixed RSA placeholder key."""
 
 from __future__ import annotations
 
 import base64
 import datetime
-import functools
 import hashlib
-import math
-import random
+from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -24,69 +23,19 @@ def hex_digest(*parts: str, length: int = 17) -> str:
     return digest(*parts).hex()[:length]
 
 
-# Sieving bound for RSA prime candidates: one gcd with the product of the odd primes below it
-# rejects about nine candidates in ten before any modular exponentiation is spent on them.
-_SIEVE_BOUND = 1 << 16
-# Miller-Rabin rounds on a random odd candidate of 512 bits or more: by the Damgard-Landrock-
-# Pomerance bound, 8 rounds leave a composite less than a 2^-100 chance, and a composite would
-# only make `cryptography` reject the key loudly.
-_MILLER_RABIN_ROUNDS = 8
+# Generating an RSA key is slow and not reproducible; every RSA tls.PrivateKey gets this one,
+# generated once for the offline engine and labelled as a placeholder in the file itself.
+_RSA_PLACEHOLDER = Path(__file__).with_name("placeholders") / "rsa-4096.pem"
 
 
-@functools.cache
-def _small_primes_product() -> int:
-    """Computed on the first RSA key only: plans without one do not pay for it."""
-    sieve = bytearray([1]) * _SIEVE_BOUND
-    sieve[:2] = b"\x00\x00"
-    for i in range(2, math.isqrt(_SIEVE_BOUND) + 1):
-        if sieve[i]:
-            sieve[i * i :: i] = bytes(len(range(i * i, _SIEVE_BOUND, i)))
-    return math.prod(i for i in range(3, _SIEVE_BOUND, 2) if sieve[i])
-
-
-def _deterministic_prime(rng: random.Random, bits: int) -> int:
-    while True:
-        candidate = rng.getrandbits(bits) | (1 << (bits - 1)) | (1 << (bits - 2)) | 1
-        if math.gcd(candidate, _small_primes_product()) == 1 and _probably_prime(candidate, rng):
-            return candidate
-
-
-def _probably_prime(n: int, rng: random.Random) -> bool:
-    d, r = n - 1, 0
-    while d % 2 == 0:
-        d, r = d // 2, r + 1
-    for _ in range(_MILLER_RABIN_ROUNDS):
-        x = pow(rng.randrange(2, n - 2), d, n)
-        if x in (1, n - 1):
-            continue
-        for _ in range(r - 1):
-            x = pow(x, 2, n)
-            if x == n - 1:
-                break
-        else:
-            return False
-    return True
-
-
-def _rsa_key(seed: bytes, bits: int) -> rsa.RSAPrivateKey:
-    rng = random.Random(seed)
-    e = 65537
-    while True:
-        p, q = _deterministic_prime(rng, bits // 2), _deterministic_prime(rng, bits // 2)
-        phi = (p - 1) * (q - 1)
-        if p != q and phi % e:
-            break
-    d = pow(e, -1, phi)
-    numbers = rsa.RSAPrivateNumbers(
-        p=p,
-        q=q,
-        d=d,
-        dmp1=d % (p - 1),
-        dmq1=d % (q - 1),
-        iqmp=pow(q, -1, p),
-        public_numbers=rsa.RSAPublicNumbers(e, p * q),
-    )
-    return numbers.private_key()
+def _rsa_key(bits: int) -> rsa.RSAPrivateKey:
+    key = serialization.load_pem_private_key(_RSA_PLACEHOLDER.read_bytes(), password=None)
+    assert isinstance(key, rsa.RSAPrivateKey)
+    if key.key_size != bits:
+        raise ValueError(
+            f"the offline engine has an RSA placeholder of {key.key_size} bits, not {bits}"
+        )
+    return key
 
 
 def tls_private_key_outputs(
@@ -102,11 +51,10 @@ def tls_private_key_outputs(
         curve = {"P256": ec.SECP256R1(), "P384": ec.SECP384R1(), "P521": ec.SECP521R1()}[
             ecdsa_curve
         ]
-        order = {"P256": 2**256, "P384": 2**384, "P521": 2**521}[ecdsa_curve]
-        secret = int.from_bytes(hashlib.sha512(seed).digest() * 2, "big") % (order - 2) + 1
-        key = ec.derive_private_key(secret, curve)
+        # Any number below the curve's order is a private key; this one follows the seed.
+        key = ec.derive_private_key(int.from_bytes(seed, "big"), curve)
     elif algorithm == "RSA":
-        key = _rsa_key(seed, rsa_bits)
+        key = _rsa_key(rsa_bits)
     else:
         raise ValueError(f"tls.PrivateKey algorithm {algorithm!r} is not one the provider supports")
     public = key.public_key()

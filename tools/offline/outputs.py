@@ -11,6 +11,8 @@ from typing import Any
 import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
 
+from eks_gitops.flux.install import kubernetes_type_token
+from eks_gitops.flux.kinds import api_version
 from tools.offline.keys import cluster_ca_certificate, digest, hex_digest, tls_private_key_outputs
 from tools.offline.wire import SECRET_SIG, SECRET_SIG_KEY, unwrap
 
@@ -250,8 +252,8 @@ def _repository_webhook(d: _Declared) -> _Generated:
     }
 
 
-GIT_REPOSITORY = "kubernetes:source.toolkit.fluxcd.io/v1:GitRepository"
-KUSTOMIZATION = "kubernetes:kustomize.toolkit.fluxcd.io/v1:Kustomization"
+GIT_REPOSITORY = kubernetes_type_token(api_version("GitRepository"), "GitRepository")
+KUSTOMIZATION = kubernetes_type_token(api_version("Kustomization"), "Kustomization")
 # Flux's conditions carry a transition time; a fixed one keeps plans byte-identical.
 _TRANSITION_TIME = "2026-01-01T00:00:00Z"
 

@@ -7,6 +7,8 @@ from typing import Any
 
 from google.protobuf import json_format
 
+from eks_gitops.policy import whole_numbers
+
 SECRET_MARK = "[secret]"
 SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
@@ -20,17 +22,6 @@ def unwrap(value: Any) -> Any:
         return {k: unwrap(v) for k, v in value.items()}
     if isinstance(value, list):
         return [unwrap(v) for v in value]
-    return value
-
-
-def whole_numbers(value: Any) -> Any:
-    # protobuf Structs carry every number as a double; 40.0 was 40 in the program.
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, dict):
-        return {k: whole_numbers(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [whole_numbers(v) for v in value]
     return value
 
 

@@ -4,6 +4,7 @@ under the mock engine with the same settings, placeholder secrets and a manifest
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import pulumi
@@ -16,15 +17,20 @@ from eks_gitops.aws.cluster import Cluster, ClusterArgs
 from eks_gitops.aws.network import Network, NetworkArgs
 from eks_gitops.credentials import SUMOLOGIC_SECRET, AppCredentials, AppCredentialsArgs
 from eks_gitops.flux.commit_status import CommitStatus, CommitStatusArgs, GitHubApp
+from eks_gitops.flux.instance import InstanceArgs
+from eks_gitops.flux.patches import KustomizePatch, PatchError
 from eks_gitops.flux.release import (
+    FLUX,
+    FLUX_OPERATOR,
     InstallManifest,
     ManifestChecksumError,
     ManifestUnavailable,
+    Release,
     default_cache_dir,
     load_install_manifest,
 )
 from eks_gitops.flux.sync import Sync, SyncArgs, repository_url
-from eks_gitops.flux.toolkit import Toolkit, ToolkitArgs
+from eks_gitops.flux.toolkit import OperatorArgs, Toolkit, ToolkitArgs
 from eks_gitops.flux.webhook import Exposure, Webhook, WebhookArgs
 from eks_gitops.github.deploy_key import DeployKey, DeployKeyArgs, deploy_key_title
 from eks_gitops.github.provider import github_provider
@@ -34,6 +40,10 @@ from eks_gitops.settings.model import (
     MANIFESTS_FILE_KEY,
     MANIFESTS_SHA256_KEY,
     MISSING,
+    OPERATOR_INSTALLER,
+    OPERATOR_MANIFESTS_FILE_KEY,
+    OPERATOR_MANIFESTS_SHA256_KEY,
+    PATCHES_KEY,
     ConfigError,
     SecretSettings,
     StackConfig,
@@ -55,43 +65,107 @@ def flux_manifest(
     whose SHA-256 the stack pins; dev and qa may trust an unpinned one on first use, and say so with
     the digest they trusted."""
     toolkit = settings.toolkit
-    pinned = toolkit.manifests_sha256 is not None
-    if download and settings.is_production and not pinned:
-        raise ConfigError(
+    return _release_manifest(
+        settings,
+        _Pin(
+            FLUX,
+            toolkit.version,
+            toolkit.manifests_file,
+            toolkit.manifests_sha256,
+            MANIFESTS_FILE_KEY,
             MANIFESTS_SHA256_KEY,
+            "--flux-manifests",
+            f"run `{pin_command(settings.stack)}` and commit the stack file",
+        ),
+        file=file,
+        download=download,
+    )
+
+
+def operator_manifest(
+    settings: StackConfig, *, file: Path | None = None, download: bool = True
+) -> InstallManifest | None:
+    """The Flux Operator's release manifest, by the same rules as Flux's (`flux_manifest`); None
+    also when the stack does not install with the operator."""
+    operator = settings.toolkit.operator
+    if settings.toolkit.installer != OPERATOR_INSTALLER or operator is None:
+        return None
+    return _release_manifest(
+        settings,
+        _Pin(
+            FLUX_OPERATOR,
+            operator.version,
+            operator.manifests_file,
+            operator.manifests_sha256,
+            OPERATOR_MANIFESTS_FILE_KEY,
+            OPERATOR_MANIFESTS_SHA256_KEY,
+            "--operator-manifests",
+            f"set {OPERATOR_MANIFESTS_SHA256_KEY} in the stack file to the digest the release's "
+            "checksums file gives for install.yaml",
+        ),
+        file=file,
+        download=download,
+    )
+
+
+@dataclass(frozen=True)
+class _Pin:
+    """Which release manifest a stack applies, and the settings and plan option that name it."""
+
+    release: Release
+    version: str
+    configured_file: str | None
+    sha256: str | None
+    file_key: str
+    sha256_key: str
+    plan_option: str
+    pin_instruction: str
+
+
+def _release_manifest(
+    settings: StackConfig, pin: _Pin, *, file: Path | None, download: bool
+) -> InstallManifest | None:
+    label = f"{pin.release.label} {pin.version}"
+    if download and settings.is_production and pin.sha256 is None:
+        raise ConfigError(
+            pin.sha256_key,
             MISSING,
-            f"the SHA-256 of the Flux {toolkit.version} install manifest: production applies no "
-            f"unpinned manifest; run `{pin_command(settings.stack)}` and commit the stack file",
+            f"the SHA-256 of the {label} install manifest: production applies no "
+            f"unpinned manifest; {pin.pin_instruction}",
         )
-    configured = Path(toolkit.manifests_file) if toolkit.manifests_file else None
+    configured = Path(pin.configured_file) if pin.configured_file else None
     try:
         manifest = load_install_manifest(
-            toolkit.version,
+            pin.version,
             file=file or configured,
-            expected_sha256=toolkit.manifests_sha256,
-            cache_dir=default_cache_dir(),
+            expected_sha256=pin.sha256,
+            cache_dir=default_cache_dir(pin.release),
             allow_network=download,
+            release=pin.release,
         )
     except ManifestUnavailable as error:
         if not download:
             return None
         raise pulumi.RunError(
             f"{error}. To work offline, download that file elsewhere and point "
-            f"{MANIFESTS_FILE_KEY} at it, or pass --flux-manifests FILE to the plan."
+            f"{pin.file_key} at it, or pass {pin.plan_option} FILE to the plan."
         ) from None
     except (ManifestChecksumError, OSError) as error:
-        raise pulumi.RunError(f"Flux {toolkit.version} manifest: {error}") from None
-    if not pinned:
+        raise pulumi.RunError(f"{label} manifest: {error}") from None
+    if pin.sha256 is None:
         pulumi.log.warn(
-            f"{MANIFESTS_SHA256_KEY} is not set: the Flux {toolkit.version} install manifest "
+            f"{pin.sha256_key} is not set: the {label} install manifest "
             f"from {manifest.origin} has SHA-256 {manifest.sha256}, trusted on first use. "
-            f"Pin it with `{pin_command(settings.stack)}`."
+            f"To pin it, {pin.pin_instruction}."
         )
     return manifest
 
 
 def declare(
-    settings: StackConfig, secrets: SecretSettings, manifest: InstallManifest | None
+    settings: StackConfig,
+    secrets: SecretSettings,
+    manifest: InstallManifest | None,
+    operator: InstallManifest | None = None,
 ) -> None:
     """Declare the stack. Guardrails first: a stack that breaks one declares nothing."""
     policy.enforce(settings)
@@ -117,9 +191,10 @@ def declare(
         pulumi.ResourceOptions(providers=[aws_provider]),
     )
     on_cluster = pulumi.ResourceOptions(providers=[cluster.kubernetes_provider])
-    toolkit = Toolkit(
-        "toolkit",
-        ToolkitArgs(namespace=namespace, components=settings.toolkit.components, manifest=manifest),
+    toolkit = _toolkit(
+        settings,
+        manifest,
+        operator,
         pulumi.ResourceOptions.merge(
             on_cluster, pulumi.ResourceOptions(depends_on=[cluster.node_group])
         ),
@@ -246,7 +321,50 @@ def declare(
     pulumi.export("syncedRevision", sync.synced_revision)
 
 
+def _toolkit(
+    settings: StackConfig,
+    manifest: InstallManifest | None,
+    operator: InstallManifest | None,
+    opts: pulumi.ResourceOptions,
+) -> Toolkit:
+    toolkit = settings.toolkit
+    patches = tuple(KustomizePatch(patch.patch, patch.target) for patch in toolkit.patches)
+    args = ToolkitArgs(
+        namespace=toolkit.namespace,
+        components=toolkit.components,
+        manifest=manifest,
+        patches=patches,
+        operator=OperatorArgs(
+            manifest=operator,
+            instance=InstanceArgs(
+                flux_version=toolkit.version,
+                components=toolkit.components,
+                patches=patches,
+                reconcile_timeout=settings.sync.timeout,
+                suspended=toolkit.hand_over,
+            ),
+            ready_timeout_seconds=settings.sync.ready_timeout_seconds,
+        )
+        if toolkit.installer == OPERATOR_INSTALLER
+        else None,
+        retain_on_delete=toolkit.hand_over,
+    )
+    try:
+        return Toolkit("toolkit", args, opts)
+    except PatchError as error:
+        raise ConfigError(
+            f"{PATCHES_KEY}[{error.index}]",
+            dict(toolkit.patches[error.index].target),
+            f"a patch kustomize can apply to a toolkit object and that changes it ({error.reason})",
+        ) from None
+
+
 def main() -> None:
-    """`pulumi up`: the running stack's settings and secrets, the manifest (downloaded if need be)."""
+    """`pulumi up`: the running stack's settings and secrets, the manifests (downloaded if need be)."""
     loaded = load()
-    declare(loaded.settings, loaded.secrets, flux_manifest(loaded.settings))
+    declare(
+        loaded.settings,
+        loaded.secrets,
+        flux_manifest(loaded.settings),
+        operator_manifest(loaded.settings),
+    )

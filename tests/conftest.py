@@ -21,6 +21,9 @@ from tools.plan import Plan, plan_stack
 FLUX_FIXTURES = REPO_ROOT / "tests" / "fixtures" / "flux"
 FLUX_V294 = FLUX_FIXTURES / "install-v2.9.4.yaml"
 FLUX_V285 = FLUX_FIXTURES / "install-v2.8.5.yaml"
+# Shaped like the Flux Operator v0.61.0 release's install.yaml; plans of stacks on the manifests
+# installer ignore it.
+OPERATOR_V0610 = REPO_ROOT / "tests" / "fixtures" / "flux-operator" / "install-v0.61.0.yaml"
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -33,7 +36,7 @@ def _isolated_flux_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[N
 
 @functools.cache
 def _cached_plan(stack: str, flux_manifests: Path | None) -> Plan:
-    return plan_stack(stack, flux_manifests=flux_manifests)
+    return plan_stack(stack, flux_manifests=flux_manifests, operator_manifests=OPERATOR_V0610)
 
 
 def repo_plan(stack: str, flux_manifests: Path | None = FLUX_V294) -> Plan:
@@ -89,6 +92,11 @@ def plan_edited(project_copy: Path) -> Callable[..., Plan]:
         edit(document)
         target = name or stack
         write_stack(project_copy, target, document)
-        return plan_stack(target, project_dir=project_copy, flux_manifests=flux_manifests)
+        return plan_stack(
+            target,
+            project_dir=project_copy,
+            flux_manifests=flux_manifests,
+            operator_manifests=OPERATOR_V0610,
+        )
 
     return run

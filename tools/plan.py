@@ -1,6 +1,7 @@
 """Offline plan: run the real program for one stack under the mock engine and write what it declares.
 
-    python -m tools.plan --stack dev [--out build/plan] [--flux-manifests FILE] [--project-dir DIR]
+    python -m tools.plan --stack dev [--out build/plan] [--flux-manifests FILE]
+        [--operator-manifests FILE] [--project-dir DIR]
 
 Writes OUT/STACK/resources.json (every resource, secrets shown as "[secret]"), OUT/STACK/manifests.yaml
 (every Kubernetes object, Secret data redacted) and OUT/STACK/outputs.json (stack outputs, redacted).
@@ -23,9 +24,10 @@ import yaml
 
 from eks_gitops import policy
 from eks_gitops.flux.release import InstallManifest
-from eks_gitops.program import declare, flux_manifest, pin_command
+from eks_gitops.program import declare, flux_manifest, operator_manifest, pin_command
 from eks_gitops.settings.model import (
     MANIFESTS_SHA256_KEY,
+    OPERATOR_INSTALLER,
     PROJECT,
     SECRET_KEYS,
     StackConfig,
@@ -52,6 +54,8 @@ class Plan:
     run: ProgramRun
     manifest: InstallManifest | None
     """The Flux release manifest the toolkit was expanded from; None leaves it unexpanded."""
+    operator: InstallManifest | None = None
+    """The Flux Operator's release manifest (operator installer); None leaves it unexpanded."""
 
     def resources(self) -> list[dict[str, Any]]:
         return [
@@ -173,6 +177,7 @@ def plan_stack(
     *,
     project_dir: Path = REPO_ROOT,
     flux_manifests: Path | None = None,
+    operator_manifests: Path | None = None,
     secret_values: Mapping[str, str] | None = None,
 ) -> Plan:
     """Plan a stack as `pulumi up` would run it: its settings parsed once from the stack file, its
@@ -199,16 +204,18 @@ def plan_stack(
         raise PlanError(str(error)) from None
     given = secret_values or {}
     manifest: InstallManifest | None = None
+    operator: InstallManifest | None = None
 
     def program() -> None:
         # Inside the run, so that what obtaining the manifest logs is the run's log, as in `up`.
-        nonlocal manifest
+        nonlocal manifest, operator
         manifest = flux_manifest(settings, file=flux_manifests, download=False)
+        operator = operator_manifest(settings, file=operator_manifests, download=False)
         secrets = secret_settings(
             settings,
             lambda key: pulumi.Output.secret(given.get(f"{PROJECT}:{key}", PLACEHOLDER_SECRET)),
         )
-        declare(settings, secrets, manifest)
+        declare(settings, secrets, manifest, operator)
 
     # Pulumi hands config to the engine as strings: objects and lists as JSON.
     engine_config = {
@@ -225,7 +232,7 @@ def plan_stack(
     violations = policy.check_resources(settings, declared_from_graph(run.resources))
     if violations:
         raise PlanError("\n".join(str(violation) for violation in violations))
-    return Plan(stack, settings, run, manifest)
+    return Plan(stack, settings, run, manifest, operator)
 
 
 def _dump_yaml(objects: list[dict[str, Any]]) -> str:
@@ -258,6 +265,12 @@ def summary(plan: Plan, target: Path) -> str:
             f"  toolkit NOT expanded: the Flux {plan.settings.toolkit.version} install manifest is not "
             "available offline; pass --flux-manifests FILE to see every toolkit object"
         )
+    toolkit = plan.settings.toolkit
+    if toolkit.installer == OPERATOR_INSTALLER and plan.operator is None:
+        lines.append(
+            "  operator NOT expanded: the Flux Operator install manifest is not available offline; "
+            "pass --operator-manifests FILE to see every operator object"
+        )
     if plan.settings.toolkit.manifests_sha256 is None:
         consequence = (
             "`pulumi up` refuses to apply it on this production stack"
@@ -282,14 +295,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--flux-manifests", type=Path, help="a Flux install.yaml to expand the toolkit from"
     )
+    parser.add_argument(
+        "--operator-manifests",
+        type=Path,
+        help="a Flux Operator install.yaml to expand the operator from (operator installer)",
+    )
     parser.add_argument("--project-dir", type=Path, default=REPO_ROOT, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.flux_manifests is not None and not args.flux_manifests.is_file():
-        print(f"error: --flux-manifests {args.flux_manifests}: no such file", file=sys.stderr)
-        return 2
+    for option, path in (
+        ("--flux-manifests", args.flux_manifests),
+        ("--operator-manifests", args.operator_manifests),
+    ):
+        if path is not None and not path.is_file():
+            print(f"error: {option} {path}: no such file", file=sys.stderr)
+            return 2
     try:
         plan = plan_stack(
-            args.stack, project_dir=args.project_dir, flux_manifests=args.flux_manifests
+            args.stack,
+            project_dir=args.project_dir,
+            flux_manifests=args.flux_manifests,
+            operator_manifests=args.operator_manifests,
         )
     except PlanError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -323,3 +323,29 @@ def kubernetes_type_token(api_version: str, kind: str) -> str:
     """The Kubernetes provider's token for a kind: the core group is spelled `core`."""
     group, _, version = api_version.rpartition("/")
     return f"kubernetes:{group or 'core'}/{version}:{kind}"
+
+
+def render_operator(text: str, namespace: str) -> list[KubeObject]:
+    """The Flux Operator's release manifest moved into ``namespace``, in apply order.
+
+    The release builds it with `namespace: flux-system` (flux-operator config/default/
+    kustomization.yaml), and its ClusterRoleBinding names the operator's ServiceAccount there
+    (config/default/rbac.yaml); the operator finds its own namespace at runtime (RUNTIME_NAMESPACE
+    from the downward API, config/manager/deployment.yaml), where the FluxInstance must live too.
+    """
+    objects = parse_manifest(text)
+    source_namespace = _source_namespace(objects)
+    relocated = []
+    for original in objects:
+        obj = copy.deepcopy(original)
+        metadata = obj["metadata"]
+        if "namespace" in metadata:
+            metadata["namespace"] = namespace
+        if obj["kind"] == "Namespace":
+            metadata["name"] = namespace
+        for subject in obj.get("subjects", []) if obj["kind"].endswith("Binding") else []:
+            if subject.get("namespace") == source_namespace:
+                subject["namespace"] = namespace
+        _require_no_upstream_namespace(obj, namespace)
+        relocated.append(obj)
+    return order_for_apply(relocated)

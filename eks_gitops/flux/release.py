@@ -1,4 +1,5 @@
-"""Obtain a Flux release's install manifest: a given file, the local cache, or a download."""
+"""Obtain a release's install manifest (Flux's, or the Flux Operator's): a given file, the local
+cache, or a download."""
 
 from __future__ import annotations
 
@@ -15,6 +16,27 @@ from typing import Final
 DEFAULT_BASE_URL: Final = "https://github.com/fluxcd/flux2/releases/download"
 DEFAULT_TIMEOUT_SECONDS: Final = 30.0
 _MANIFEST_FILE_NAME: Final = "install.yaml"
+
+
+@dataclass(frozen=True)
+class Release:
+    """A project whose GitHub releases carry an `install.yaml` asset."""
+
+    label: str
+    """How messages name its manifest ("the Flux install manifest")."""
+    base_url: str
+    cache_name: str
+    """The directory under the eks-gitops cache that holds its manifests, one per version."""
+
+
+FLUX: Final = Release("Flux", DEFAULT_BASE_URL, "flux")
+# The operator's release workflow attaches `kustomize build config/default` as install.yaml
+# (controlplaneio-fluxcd/flux-operator .github/workflows/release.yaml, .goreleaser.yml extra_files).
+FLUX_OPERATOR: Final = Release(
+    "Flux Operator",
+    "https://github.com/controlplaneio-fluxcd/flux-operator/releases/download",
+    "flux-operator",
+)
 # The version becomes a cache directory name and part of a URL, so keep it to release tags.
 _RELEASE_VERSION = re.compile(r"^v\d+\.\d+\.\d+(-[0-9A-Za-z.]+)?$")
 _SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
@@ -37,16 +59,16 @@ class ManifestChecksumError(RuntimeError):
     """The manifest's SHA-256 is not the one the configuration pins."""
 
 
-def release_url(version: str, base_url: str = DEFAULT_BASE_URL) -> str:
-    _require_release_version(version)
+def release_url(version: str, base_url: str = DEFAULT_BASE_URL, release: Release = FLUX) -> str:
+    _require_release_version(version, release)
     return f"{base_url.rstrip('/')}/{version}/{_MANIFEST_FILE_NAME}"
 
 
-def default_cache_dir() -> Path:
+def default_cache_dir(release: Release = FLUX) -> Path:
     # XDG says relative values must be ignored.
     xdg_cache_home = os.environ.get("XDG_CACHE_HOME", "")
     base = Path(xdg_cache_home) if os.path.isabs(xdg_cache_home) else Path.home() / ".cache"
-    return base / "eks-gitops" / "flux"
+    return base / "eks-gitops" / release.cache_name
 
 
 def load_install_manifest(
@@ -56,27 +78,31 @@ def load_install_manifest(
     expected_sha256: str | None,
     cache_dir: Path,
     allow_network: bool,
-    base_url: str = DEFAULT_BASE_URL,
+    base_url: str | None = None,
     timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+    release: Release = FLUX,
 ) -> InstallManifest:
     """The install manifest for ``version``: from ``file`` if given, else cache, else network.
 
     A download is verified before it is cached, so the cache only ever holds content that
     matched the pinned checksum (when one was pinned).
     """
-    url = release_url(version, base_url)
+    base = base_url or release.base_url
+    url = release_url(version, base, release)
     expected = _normalised_sha256(expected_sha256)
     if file is not None:
-        return _verified(file.read_bytes(), str(file), expected)
+        return _verified(file.read_bytes(), str(file), expected, release)
     cached = cache_dir / version / _MANIFEST_FILE_NAME
     if cached.is_file():
-        return _verified(cached.read_bytes(), str(cached), expected)
+        return _verified(cached.read_bytes(), str(cached), expected, release)
     if not allow_network:
         raise ManifestUnavailable(
-            _unavailable_message(version, url, "it is not cached and network access is disabled")
+            _unavailable_message(
+                version, url, "it is not cached and network access is disabled", release
+            )
         )
-    content = download_release_manifest(version, base_url, timeout_seconds)
-    manifest = _verified(content, url, expected)
+    content = download_release_manifest(version, base, timeout_seconds, release)
+    manifest = _verified(content, url, expected, release)
     _write_atomically(cached, content)
     return manifest
 
@@ -85,15 +111,16 @@ def download_release_manifest(
     version: str,
     base_url: str = DEFAULT_BASE_URL,
     timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+    release: Release = FLUX,
 ) -> bytes:
     """The release's install manifest as the server sends it, bypassing the cache."""
-    url = release_url(version, base_url)
+    url = release_url(version, base_url, release)
     try:
         with urllib.request.urlopen(url, timeout=timeout_seconds) as response:
             content: bytes = response.read()
     except (urllib.error.URLError, TimeoutError) as error:
         raise ManifestUnavailable(
-            _unavailable_message(version, url, f"the download failed: {error}")
+            _unavailable_message(version, url, f"the download failed: {error}", release)
         ) from error
     return content
 
@@ -102,11 +129,13 @@ def manifest_sha256(content: bytes) -> str:
     return hashlib.sha256(content).hexdigest()
 
 
-def _verified(content: bytes, origin: str, expected_sha256: str | None) -> InstallManifest:
+def _verified(
+    content: bytes, origin: str, expected_sha256: str | None, release: Release
+) -> InstallManifest:
     actual = manifest_sha256(content)
     if expected_sha256 is not None and actual != expected_sha256:
         raise ManifestChecksumError(
-            f"the Flux install manifest from {origin} has SHA-256 {actual}, "
+            f"the {release.label} install manifest from {origin} has SHA-256 {actual}, "
             f"but {expected_sha256} was expected"
         )
     return InstallManifest(text=content.decode("utf-8"), sha256=actual, origin=origin)
@@ -121,13 +150,13 @@ def _normalised_sha256(value: str | None) -> str | None:
     return normalised
 
 
-def _require_release_version(version: str) -> None:
+def _require_release_version(version: str, release: Release) -> None:
     if not _RELEASE_VERSION.match(version):
-        raise ValueError(f"{version!r} is not a Flux release version such as v2.9.4")
+        raise ValueError(f"{version!r} is not a {release.label} release version such as v2.9.4")
 
 
-def _unavailable_message(version: str, url: str, reason: str) -> str:
-    return f"cannot obtain the Flux {version} install manifest from {url}: {reason}"
+def _unavailable_message(version: str, url: str, reason: str, release: Release) -> str:
+    return f"cannot obtain the {release.label} {version} install manifest from {url}: {reason}"
 
 
 def _write_atomically(path: Path, content: bytes) -> None:

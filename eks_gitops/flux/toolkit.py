@@ -1,6 +1,14 @@
-"""The Flux toolkit on the cluster: the official release manifest for the pinned version, cut down to
-the chosen controllers, moved into the configured namespace, and applied object by object so a
-preview shows object-level diffs and a version bump updates objects in place."""
+"""The Flux toolkit on the cluster, by one of two installers.
+
+manifests: the official release manifest for the pinned version, cut down to the chosen controllers,
+moved into the configured namespace, patched, and applied object by object so a preview shows
+object-level diffs and a version bump updates objects in place.
+
+operator: the Flux Operator's release manifest, moved into the configured namespace and applied the
+same way, and a FluxInstance from which the operator installs (and keeps installed) the controllers.
+
+Either way the toolkit namespace is the same resource, so a switch between installers never deletes
+it (docs/installers.md)."""
 
 from __future__ import annotations
 
@@ -9,16 +17,22 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import pulumi
+from pulumi_kubernetes.apiextensions import CustomResource
 from pulumi_kubernetes.core import v1 as core_v1
 from pulumi_kubernetes.meta import v1 as meta_v1
 
+from eks_gitops.flux import instance
 from eks_gitops.flux.install import (
     KubeObject,
     kubernetes_type_token,
+    order_for_apply,
+    render_operator,
     render_toolkit,
     resource_name,
 )
+from eks_gitops.flux.patches import KustomizePatch, apply_patches
 from eks_gitops.flux.release import InstallManifest
+from eks_gitops.flux.sync import ready_annotations
 
 
 class ManifestObject(pulumi.CustomResource):
@@ -55,12 +69,29 @@ def _namespace_metadata(obj: Mapping[str, Any]) -> meta_v1.ObjectMetaArgs:
 
 
 @dataclass(frozen=True)
+class OperatorArgs:
+    manifest: InstallManifest | None
+    """The operator release's install manifest; None declares no operator objects (the offline plan
+    without one says so)."""
+    instance: instance.InstanceArgs
+    ready_timeout_seconds: int
+    """How long `pulumi up` waits for the instance to be Ready, and a delete for the uninstall."""
+
+
+@dataclass(frozen=True)
 class ToolkitArgs:
     namespace: str
     components: tuple[str, ...]
     manifest: InstallManifest | None
-    """The release's install manifest; None declares no toolkit objects (the offline plan without
-    one says so)."""
+    """Flux's release manifest: what the manifests installer applies, and what the patches are
+    checked against with either installer (the operator installs the same release). None declares
+    no Flux objects (the offline plan without one says so)."""
+    patches: tuple[KustomizePatch, ...] = ()
+    operator: OperatorArgs | None = None
+    """Set: install with the Flux Operator instead of applying Flux's manifest."""
+    retain_on_delete: bool = False
+    """Hand-over to the other installer: what this installer declared leaves the state, not the
+    cluster, on the next run (Pulumi skips the delete of a resource recorded retainOnDelete)."""
 
 
 class Toolkit(pulumi.ComponentResource):
@@ -73,6 +104,7 @@ class Toolkit(pulumi.ComponentResource):
     namespaces: list[core_v1.Namespace]
     crds: list[ManifestObject]
     controllers: list[ManifestObject]
+    flux_instance: CustomResource | None
     """Everything that has to be running before sync objects are useful (and gone after them)."""
     ready: list[pulumi.Resource]
 
@@ -84,23 +116,70 @@ class Toolkit(pulumi.ComponentResource):
         self.namespaces = []
         self.crds = []
         self.controllers = []
+        self.flux_instance = None
         self.ready = []
-        if args.manifest is not None:
-            self._apply(render_toolkit(args.manifest.text, args.components, args.namespace))
+        self._retain = args.retain_on_delete
+        # Patched with either installer, so a patch that selects nothing fails before anything is
+        # declared, whichever installer would apply it.
+        flux = (
+            apply_patches(
+                render_toolkit(args.manifest.text, args.components, args.namespace), args.patches
+            )
+            if args.manifest is not None
+            else None
+        )
+        if args.operator is None:
+            if flux is not None:
+                self._apply(order_for_apply(flux))
+        else:
+            if args.operator.manifest is not None:
+                self._apply(render_operator(args.operator.manifest.text, args.namespace))
+            self._declare_instance(args.namespace, args.operator)
         self.register_outputs({"namespace": self.namespace})
+
+    def _options(self, depends_on: Sequence[pulumi.Resource] = ()) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(
+            parent=self, depends_on=list(depends_on), retain_on_delete=self._retain or None
+        )
+
+    def _declare_instance(self, namespace: str, args: OperatorArgs) -> None:
+        # Declared after every operator object, so it is created once the operator runs and deleted
+        # while the operator still runs to uninstall Flux and release the instance's finalizer.
+        self.flux_instance = CustomResource(
+            f"{namespace}/{instance.NAME}",
+            api_version=instance.API_VERSION,
+            kind=instance.KIND,
+            metadata=meta_v1.ObjectMetaArgs(
+                name=instance.NAME,
+                namespace=namespace,
+                annotations=instance.instance_annotations(
+                    args.instance, ready_annotations(args.ready_timeout_seconds)
+                ),
+            ),
+            spec=instance.instance_spec(args.instance),
+            opts=pulumi.ResourceOptions.merge(
+                self._options(self.ready),
+                pulumi.ResourceOptions(
+                    # The uninstall waits up to 5m for the controllers and 5m for the CRDs
+                    # (fluxinstance_uninstaller.go); readyTimeout is at least that long.
+                    custom_timeouts=pulumi.CustomTimeouts(
+                        delete=f"{args.ready_timeout_seconds}s"
+                    ),
+                ),
+            ),
+        )
+        self.ready = [*self.ready, self.flux_instance]
 
     def _apply(self, objects: list[KubeObject]) -> None:
         def declare(obj: KubeObject, depends_on: Sequence[pulumi.Resource]) -> ManifestObject:
-            return ManifestObject(
-                resource_name(obj),
-                obj,
-                pulumi.ResourceOptions(parent=self, depends_on=list(depends_on)),
-            )
+            return ManifestObject(resource_name(obj), obj, self._options(depends_on))
 
         namespaces = [
             core_v1.Namespace(
                 resource_name(obj),
                 metadata=_namespace_metadata(obj),
+                # The namespace is the one object both installers declare alike: it is never
+                # retained, never handed over, and outlives a switch in the state.
                 opts=pulumi.ResourceOptions(parent=self),
             )
             for obj in objects

@@ -146,6 +146,35 @@ class GitHubConfig:
         return self.ssh_host if self.ssh_port == 22 else f"[{self.ssh_host}]:{self.ssh_port}"
 
 
+# How Flux gets onto the cluster (`toolkit.installer`): Pulumi applies each object of Flux's release
+# manifest, or Pulumi installs the Flux Operator and a FluxInstance and the operator does the rest.
+MANIFESTS_INSTALLER: Final = "manifests"
+OPERATOR_INSTALLER: Final = "operator"
+TOOLKIT_INSTALLERS: Final = (MANIFESTS_INSTALLER, OPERATOR_INSTALLER)
+
+# The fields of a kustomize patch target (`toolkit.patches[i].target`) this project accepts: every
+# field of fluxcd/pkg kustomize.Selector but `namespace`, which the Flux Operator refuses ("all patches
+# are applied to the instance namespace", flux-operator docs/guides/instance/instance-customization.md).
+PATCH_TARGET_KEYS: Final = ("group", "version", "kind", "name", "labelSelector", "annotationSelector")
+
+
+@dataclass(frozen=True)
+class OperatorConfig:
+    version: str
+    """The Flux Operator release tag (v0.61.0)."""
+    manifests_file: str | None
+    manifests_sha256: str | None
+
+
+@dataclass(frozen=True)
+class ControllerPatch:
+    """A kustomize patch for the controllers: a strategic merge patch or an RFC 6902 JSON patch (as
+    YAML text), and the objects it applies to."""
+
+    patch: str
+    target: Mapping[str, str]
+
+
 @dataclass(frozen=True)
 class ToolkitConfig:
     namespace: str
@@ -153,6 +182,14 @@ class ToolkitConfig:
     components: tuple[str, ...]
     manifests_file: str | None
     manifests_sha256: str | None
+    installer: str = MANIFESTS_INSTALLER
+    operator: OperatorConfig | None = None
+    """Set with the operator installer (and allowed with the other, to prepare a switch)."""
+    patches: tuple[ControllerPatch, ...] = ()
+    hand_over: bool = False
+    """This run prepares a switch of installer: the installer's objects are recorded
+    retain-on-delete, so the next run, with the other installer, drops them from the state but
+    leaves them in the cluster for the other installer to adopt (docs/installers.md)."""
 
 
 @dataclass(frozen=True)
@@ -248,6 +285,10 @@ SECRET_KEYS: Final = (*APP_SECRET_KEYS, GITHUB_STATUS_TOKEN_KEY, GITHUB_APP_PRIV
 # The Flux install manifest: a local copy instead of the download, and the SHA-256 it must have.
 MANIFESTS_FILE_KEY: Final = f"{PROJECT}:toolkit.manifestsFile"
 MANIFESTS_SHA256_KEY: Final = f"{PROJECT}:toolkit.manifestsSha256"
+# The same for the Flux Operator's install manifest.
+OPERATOR_MANIFESTS_FILE_KEY: Final = f"{PROJECT}:toolkit.operator.manifestsFile"
+OPERATOR_MANIFESTS_SHA256_KEY: Final = f"{PROJECT}:toolkit.operator.manifestsSha256"
+PATCHES_KEY: Final = f"{PROJECT}:toolkit.patches"
 
 # Every top-level key the program understands; anything else under the project namespace is a typo.
 KNOWN_KEYS: Final = (

@@ -24,11 +24,15 @@ from eks_gitops.settings.model import (
     KNOWN_KEYS,
     MAX_ZONES,
     MISSING,
+    OPERATOR_INSTALLER,
+    PATCH_TARGET_KEYS,
     PROJECT,
     REQUIRED_FLUX_COMPONENTS,
     SECRET_KEYS,
     SUPPORTED_KUBERNETES_VERSIONS,
+    TOOLKIT_INSTALLERS,
     ClusterConfig,
+    ControllerPatch,
     ConfigError,
     DeployKeyConfig,
     ExistingNetwork,
@@ -38,6 +42,7 @@ from eks_gitops.settings.model import (
     NetworkConfig,
     NodeGroupConfig,
     NotificationsConfig,
+    OperatorConfig,
     PolicyConfig,
     SecretSettings,
     StackConfig,
@@ -57,7 +62,7 @@ _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _HOSTNAME = re.compile(
     r"^(?=.{1,253}$)([A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?$"
 )
-_FLUX_VERSION = re.compile(r"^v\d+\.\d+\.\d+$")
+_RELEASE_TAG = re.compile(r"^v\d+\.\d+\.\d+$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
 _CLUSTER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
@@ -538,7 +543,7 @@ def _parse_toolkit(section: _Section) -> ToolkitConfig:
     )
     version = section.value("version", str)
     _check(
-        bool(_FLUX_VERSION.match(version)),
+        bool(_RELEASE_TAG.match(version)),
         section.path("version"),
         version,
         "a Flux release tag such as v2.9.4",
@@ -565,6 +570,40 @@ def _parse_toolkit(section: _Section) -> ToolkitConfig:
         list(components),
         "no repeated names",
     )
+    manifests_file, sha = _manifest_source(section)
+    installer = section.value("installer", str, TOOLKIT_INSTALLERS[0])
+    _check(
+        installer in TOOLKIT_INSTALLERS,
+        section.path("installer"),
+        installer,
+        f"one of {list(TOOLKIT_INSTALLERS)}",
+    )
+    operator = _parse_operator(section.section("operator"))
+    _check(
+        operator is not None or installer != OPERATOR_INSTALLER,
+        section.path("operator.version"),
+        MISSING,
+        f"the Flux Operator release tag (such as v0.61.0) with installer {OPERATOR_INSTALLER}",
+    )
+    patches = _parse_patches(section)
+    hand_over = section.value("handOver", bool, False)
+    section.finish()
+    ordered = tuple(name for name in known if name in components)
+    return ToolkitConfig(
+        namespace,
+        version,
+        ordered,
+        manifests_file,
+        sha,
+        installer=installer,
+        operator=operator,
+        patches=patches,
+        hand_over=hand_over,
+    )
+
+
+def _manifest_source(section: _Section) -> tuple[str | None, str | None]:
+    """`manifestsFile` and `manifestsSha256` of a release manifest (Flux's or the operator's)."""
     manifests_file = section.value("manifestsFile", str, "") or None
     sha = section.value("manifestsSha256", str, "") or None
     if sha is not None:
@@ -574,9 +613,50 @@ def _parse_toolkit(section: _Section) -> ToolkitConfig:
             sha,
             "64 lowercase hex digits",
         )
+    return manifests_file, sha
+
+
+def _parse_operator(section: _Section) -> OperatorConfig | None:
+    if not section.raw:
+        return None
+    version = section.value("version", str)
+    _check(
+        bool(_RELEASE_TAG.match(version)),
+        section.path("version"),
+        version,
+        "a Flux Operator release tag such as v0.61.0 (an exact version, no range)",
+    )
+    manifests_file, sha = _manifest_source(section)
     section.finish()
-    ordered = tuple(name for name in known if name in components)
-    return ToolkitConfig(namespace, version, ordered, manifests_file, sha)
+    return OperatorConfig(version, manifests_file, sha)
+
+
+def _parse_patches(section: _Section) -> tuple[ControllerPatch, ...]:
+    raw = section.value("patches", list, [])
+    patches = []
+    for index, item in enumerate(raw):
+        entry = _Section(f"{section.path('patches')}[{index}]", item)
+        patch = entry.value("patch", str)
+        _check(
+            bool(patch.strip()),
+            entry.path("patch"),
+            patch,
+            "a strategic merge patch or an RFC 6902 JSON patch, as YAML text",
+        )
+        target = entry.section("target")
+        selector = {key: target.value(key, str, "") for key in PATCH_TARGET_KEYS}
+        target.finish()
+        chosen = {key: value for key, value in selector.items() if value}
+        _check(
+            bool(chosen),
+            target.key,
+            dict(target.raw),
+            f"an object with at least one of {list(PATCH_TARGET_KEYS)} (the patch's objects are "
+            "in the toolkit namespace, so no namespace)",
+        )
+        entry.finish()
+        patches.append(ControllerPatch(patch, chosen))
+    return tuple(patches)
 
 
 def _parse_deploy_key(section: _Section) -> DeployKeyConfig:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from eks_gitops.settings.model import ENVIRONMENTS
+from eks_gitops.settings.model import ENVIRONMENTS, MANIFESTS_INSTALLER
 from tools.offline.engine import RecordedResource
 from tools.paths import REPO_ROOT, stack_filename
 from tools.plan import Plan, plan_stack
@@ -60,6 +60,18 @@ def ssh_secret(plan: Plan) -> RecordedResource:
 
 def stack_document(stack: str) -> dict[str, Any]:
     return copy.deepcopy(yaml.safe_load((REPO_ROOT / f"Pulumi.{stack}.yaml").read_text()))
+
+
+def installer_of(stack: str) -> str:
+    """The committed stack file's `toolkit.installer`."""
+    toolkit = stack_document(stack)["config"]["eks-gitops:toolkit"]
+    return str(toolkit.get("installer", MANIFESTS_INSTALLER))
+
+
+# The stacks that apply Flux's manifest object by object (qa and prod until they are switched), for
+# the tests of what that installer declares; dev installs Flux with the operator.
+MANIFESTS_STACKS = tuple(stack for stack in ENVIRONMENTS if installer_of(stack) == MANIFESTS_INSTALLER)
+OPERATOR_STACKS = tuple(stack for stack in ENVIRONMENTS if stack not in MANIFESTS_STACKS)
 
 
 @pytest.fixture

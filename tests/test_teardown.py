@@ -16,13 +16,14 @@ import pytest
 
 from eks_gitops.flux.sync import DELETION_POLICY
 from eks_gitops.settings.parse import parse_go_duration
-from tests.conftest import ENVIRONMENTS, repo_plan
+from tests.conftest import ENVIRONMENTS, OPERATOR_STACKS, repo_plan
 from tests.gitops_support import flux_timeout_seconds
 from tests.graph_support import Graph, Node, destroy_order, graph_of, must_delete_before
 
 GIT_REPOSITORY = "kubernetes:source.toolkit.fluxcd.io/v1:GitRepository"
 KUSTOMIZATION = "kubernetes:kustomize.toolkit.fluxcd.io/v1:Kustomization"
 RECEIVER = "kubernetes:notification.toolkit.fluxcd.io/v1:Receiver"
+FLUX_INSTANCE = "kubernetes:fluxcd.controlplane.io/v1:FluxInstance"
 SERVICE = "kubernetes:core/v1:Service"
 SYNC_COMPONENT = "eks-gitops:sync:Sync"
 COMMIT_STATUS_COMPONENT = "eks-gitops:notifications:CommitStatus"
@@ -63,7 +64,18 @@ def teardown_violations(graph: Graph) -> list[str]:
     foundations = graph.of_type(CRD) + graph.of_type(NAMESPACE)
     infrastructure = graph.of_type(NODE_GROUP) + graph.of_type(EKS_CLUSTER)
     network = [node for type_token in NETWORK for node in graph.of_type(type_token)]
+    # With the operator installer, deleting the FluxInstance uninstalls Flux: the operator deletes
+    # the controllers, strips the finalizers of every Flux object left and deletes Flux's CRDs
+    # (controlplaneio-fluxcd/flux-operator internal/controller/fluxinstance_uninstaller.go). So every
+    # Flux object Pulumi declared goes first, while the controllers still prune and release it, and
+    # the operator outlives the instance to run that uninstall and release the instance's finalizer.
+    flux_objects = [
+        n for n in kubernetes_objects(graph) if ".toolkit.fluxcd.io/" in n.type.split(":")[1]
+    ]
+    instances = graph.of_type(FLUX_INSTANCE)
     required = [
+        *((f, i) for f in flux_objects for i in instances),
+        *((i, c) for i in instances for c in controllers),
         *((s, c) for s in sync for c in controllers),
         *((c, f) for c in controllers for f in foundations),
         *((ns, i) for ns in graph.of_type(NAMESPACE) for i in infrastructure),
@@ -120,7 +132,12 @@ def test_one_concrete_destroy_order_follows_the_rules(stack: str) -> None:
     order = destroy_order(graph)
     position = {urn: index for index, urn in enumerate(order)}
     kustomization = graph.of_type(KUSTOMIZATION)[0]
-    source_controller = graph.find(DEPLOYMENT, "gitops-system/source-controller")
+    # The first controller to go after the sync: a Flux controller, or with the operator installer
+    # the operator, which must outlive the FluxInstance to uninstall Flux and release its finalizer.
+    source_controller = graph.find(
+        DEPLOYMENT,
+        "gitops-system/flux-operator" if stack in OPERATOR_STACKS else "gitops-system/source-controller",
+    )
     namespace = graph.find(NAMESPACE, "gitops-system")
     node_group = graph.of_type(NODE_GROUP)[0]
     cluster = graph.of_type(EKS_CLUSTER)[0]
@@ -168,7 +185,7 @@ def test_a_load_balancer_left_to_outlive_the_network_is_caught() -> None:
 
 
 def test_a_graph_missing_the_sync_to_controller_edges_is_caught() -> None:
-    graph = graph_of(repo_plan("dev"))
+    graph = graph_of(repo_plan("qa"))
     controller = graph.find(DEPLOYMENT, "gitops-system/kustomize-controller")
     sync = graph.of_type(GIT_REPOSITORY) + graph.of_type(KUSTOMIZATION)
     # The sync's components hold the edges to the controllers for everything declared in them;

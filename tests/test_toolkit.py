@@ -13,7 +13,14 @@ import pytest
 
 from eks_gitops.program import flux_manifest
 from eks_gitops.settings.parse import parse_stack_config
-from tests.conftest import ENVIRONMENTS, FLUX_V285, FLUX_V294, repo_plan, stack_document
+from tests.conftest import (
+    ENVIRONMENTS,
+    FLUX_V285,
+    FLUX_V294,
+    MANIFESTS_STACKS,
+    repo_plan,
+    stack_document,
+)
 from tests.graph_support import graph_of
 from tools.plan import Plan, summary, write_plan
 
@@ -40,7 +47,7 @@ def test_every_toolkit_object_lives_in_gitops_system(stack: str, tmp_path: Path)
         assert namespace in (None, "gitops-system"), obj["metadata"]
 
 
-@pytest.mark.parametrize("stack", ENVIRONMENTS)
+@pytest.mark.parametrize("stack", MANIFESTS_STACKS)
 def test_exactly_the_chosen_controllers_and_their_crds(stack: str) -> None:
     plan = repo_plan(stack)
     assert {d["metadata"]["name"] for d in objects(plan, "Deployment")} == DEFAULT_CONTROLLERS
@@ -60,7 +67,7 @@ def test_extra_components_are_opt_in(plan_edited: Any) -> None:
             "image-automation-controller",
         ]
 
-    plan = plan_edited("dev", add_image_automation)
+    plan = plan_edited("qa", add_image_automation)
     deployments = {d["metadata"]["name"] for d in objects(plan, "Deployment")}
     assert deployments == DEFAULT_CONTROLLERS | {
         "image-reflector-controller",
@@ -122,8 +129,9 @@ def test_ssh_secret_and_read_only_deploy_key(stack: str) -> None:
     assert key.plain_inputs == {"algorithm": "ECDSA", "ecdsaCurve": "P384"}
 
 
-def test_sync_waits_for_everything_it_needs() -> None:
-    plan = repo_plan("dev")
+@pytest.mark.parametrize("stack", MANIFESTS_STACKS)
+def test_sync_waits_for_everything_it_needs(stack: str) -> None:
+    plan = repo_plan(stack)
     (kustomization,) = plan.run.of_type("kubernetes:kustomize.toolkit.fluxcd.io/v1:Kustomization")
     needed = {
         r.urn
@@ -168,7 +176,7 @@ def _images(plan: Plan) -> set[str]:
 def test_without_manifests_the_offline_plan_says_the_toolkit_is_not_expanded(
     tmp_path: Path,
 ) -> None:
-    plan = repo_plan("dev", flux_manifests=None)
+    plan = repo_plan("qa", flux_manifests=None)
     assert plan.manifest is None
     assert not objects(plan, "Deployment")
     text = summary(plan, write_plan(plan, tmp_path))

@@ -37,7 +37,7 @@ from typing import Any
 import pytest
 
 from eks_gitops.settings.model import SUPPORTED_KUBERNETES_VERSIONS
-from tests.conftest import ENVIRONMENTS, FLUX_V285, repo_plan, stack_document
+from tests.conftest import ENVIRONMENTS, FLUX_V285, MANIFESTS_STACKS, repo_plan, stack_document
 from tests.graph_support import Graph, Node, graph_of
 from tools.plan import Plan
 
@@ -178,7 +178,7 @@ def test_instance_type_change_replaces_only_the_node_group_and_creates_before_de
     assert all(n.inputs == before.nodes[n.urn].inputs for n in dependents)
 
 
-@pytest.mark.parametrize("stack", ENVIRONMENTS)
+@pytest.mark.parametrize("stack", MANIFESTS_STACKS)
 def test_flux_upgrade_keeps_every_crd_and_the_namespace(
     stack: str, plan_with: Callable[..., Graph]
 ) -> None:
@@ -207,14 +207,14 @@ def _renamed(node: Node, path: str, value: Any) -> Node:
 
 
 def test_a_crd_whose_name_changes_is_caught() -> None:
-    before = graph_of(repo_plan("dev"))
+    before = graph_of(repo_plan("qa"))
     crd = before.find(CRD, "kustomizations.kustomize.toolkit.fluxcd.io")
     after = before.replacing(_renamed(crd, "metadata.name", "kustomizations.example.com"))
     assert replacements(before, after) == [f"{CRD}::{crd.name}: metadata.name changed"]
 
 
 def test_a_crd_whose_resource_name_changes_is_caught() -> None:
-    before = graph_of(repo_plan("dev"))
+    before = graph_of(repo_plan("qa"))
     crd = before.find(CRD, "gitrepositories.source.toolkit.fluxcd.io")
     moved = dataclasses.replace(crd, urn=crd.urn + "-v2", name=crd.name + "-v2")
     after = Graph({**{u: n for u, n in before.nodes.items() if u != crd.urn}, moved.urn: moved})

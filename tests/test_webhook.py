@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
+from eks_gitops.flux.install import render_toolkit
 from eks_gitops.flux.webhook import (
     SSL_CERTIFICATE,
     SSL_PORTS,
@@ -240,12 +241,17 @@ def test_the_load_balancer_reaches_notification_controllers_receiver_port(stack:
         "port": 80,
         "protocol": "TCP",
     }
-    # Checked against the Deployment the plan installs from the Flux manifest: the selector picks its
-    # pods, and the target port is one of its container ports, the one the receiver listens on.
+    # Checked against the Deployment of the stack's Flux release: the selector picks its pods, and
+    # the target port is one of its container ports, the one the receiver listens on. The manifests
+    # installer applies it as rendered here; the operator installs the same release's manifests
+    # (FluxInstance `.spec.distribution.version`, flux-operator docs/api/v1/fluxinstance.md).
+    assert plan.manifest is not None
     [controller] = [
-        resource.plain_inputs
-        for resource in plan.run.of_type("kubernetes:apps/v1:Deployment")
-        if resource.plain_inputs["metadata"]["name"] == "notification-controller"
+        obj
+        for obj in render_toolkit(
+            plan.manifest.text, plan.settings.toolkit.components, plan.settings.toolkit.namespace
+        )
+        if obj["kind"] == "Deployment" and obj["metadata"]["name"] == "notification-controller"
     ]
     template = controller["spec"]["template"]
     assert spec["selector"].items() <= template["metadata"]["labels"].items()

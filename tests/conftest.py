@@ -70,7 +70,9 @@ def installer_of(stack: str) -> str:
 
 # The stacks that apply Flux's manifest object by object (qa and prod until they are switched), for
 # the tests of what that installer declares; dev installs Flux with the operator.
-MANIFESTS_STACKS = tuple(stack for stack in ENVIRONMENTS if installer_of(stack) == MANIFESTS_INSTALLER)
+MANIFESTS_STACKS = tuple(
+    stack for stack in ENVIRONMENTS if installer_of(stack) == MANIFESTS_INSTALLER
+)
 OPERATOR_STACKS = tuple(stack for stack in ENVIRONMENTS if stack not in MANIFESTS_STACKS)
 
 

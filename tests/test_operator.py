@@ -158,16 +158,25 @@ BAD_INSTANCES: list[tuple[str, Callable[[dict[str, Any]], None]]] = [
     ("unknown component", lambda i: i["spec"]["components"].append("flagger")),
     ("unknown cluster type", lambda i: i["spec"]["cluster"].update(type="eks")),
     ("patch without patch", lambda i: i["spec"]["kustomize"]["patches"][0].pop("patch")),
-    ("misspelt target field", lambda i: i["spec"]["kustomize"]["patches"][0]["target"].update(
-        kinds="Deployment"
-    )),
+    (
+        "misspelt target field",
+        lambda i: i["spec"]["kustomize"]["patches"][0]["target"].update(kinds="Deployment"),
+    ),
     ("unknown spec field", lambda i: i["spec"].update(distrbution={})),
-    ("sync without path", lambda i: i["spec"].update(
-        sync={"kind": "GitRepository", "url": "ssh://git@github.com/a/b", "ref": "refs/heads/main"}
-    )),
-    ("multitenant identity without object-level identity", lambda i: i["spec"]["cluster"].update(
-        multitenantWorkloadIdentity=True
-    )),
+    (
+        "sync without path",
+        lambda i: i["spec"].update(
+            sync={
+                "kind": "GitRepository",
+                "url": "ssh://git@github.com/a/b",
+                "ref": "refs/heads/main",
+            }
+        ),
+    ),
+    (
+        "multitenant identity without object-level identity",
+        lambda i: i["spec"]["cluster"].update(multitenantWorkloadIdentity=True),
+    ),
 ]
 
 
@@ -204,7 +213,7 @@ def test_the_operator_manifest_comes_from_its_release_and_its_own_cache(
 
 
 def test_a_wrong_operator_digest_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(RuntimeError, match="Flux Operator install manifest .* has SHA-256"):
+    with pytest.raises(RuntimeError, match=r"Flux Operator install manifest .* has SHA-256"):
         load_install_manifest(
             "v0.61.0",
             file=OPERATOR_V0610,
@@ -274,7 +283,11 @@ def _operator(raw: Raw) -> None:
 
 
 BAD_SETTINGS = [
-    ("unknown installer", _set("eks-gitops:toolkit.installer", "helm"), "eks-gitops:toolkit.installer"),
+    (
+        "unknown installer",
+        _set("eks-gitops:toolkit.installer", "helm"),
+        "eks-gitops:toolkit.installer",
+    ),
     (
         "operator without a version",
         _set("eks-gitops:toolkit.installer", "operator"),
@@ -308,7 +321,11 @@ BAD_SETTINGS = [
         _set("eks-gitops:toolkit.patches", [{"patch": " ", "target": {"kind": "Deployment"}}]),
         "eks-gitops:toolkit.patches[0].patch",
     ),
-    ("hand-over not a boolean", _set("eks-gitops:toolkit.handOver", "yes"), "eks-gitops:toolkit.handOver"),
+    (
+        "hand-over not a boolean",
+        _set("eks-gitops:toolkit.handOver", "yes"),
+        "eks-gitops:toolkit.handOver",
+    ),
 ]
 
 

@@ -57,9 +57,7 @@ def deployment(plan: Plan, name: str) -> dict[str, Any]:
 
 
 def limits(obj: dict[str, Any]) -> dict[str, Any]:
-    [manager] = [
-        c for c in obj["spec"]["template"]["spec"]["containers"] if c["name"] == "manager"
-    ]
+    [manager] = [c for c in obj["spec"]["template"]["spec"]["containers"] if c["name"] == "manager"]
     result: dict[str, Any] = manager.get("resources", {}).get("limits", {})
     return result
 
@@ -69,16 +67,23 @@ def test_the_manifests_installer_applies_a_strategic_merge_patch(plan_edited: An
     patched = plan_edited(
         "qa",
         _with_patches(
-            {"target": {"kind": "Deployment", "name": "kustomize-controller"}, "patch": MEMORY_PATCH}
+            {
+                "target": {"kind": "Deployment", "name": "kustomize-controller"},
+                "patch": MEMORY_PATCH,
+            }
         ),
     )
     assert limits(deployment(plain, "kustomize-controller"))["memory"] != "3Gi"
     assert limits(deployment(patched, "kustomize-controller"))["memory"] == "3Gi"
     # Strategic merge: the rest of the container (image, args, other limits) is kept.
-    before, after = deployment(plain, "kustomize-controller"), deployment(patched, "kustomize-controller")
+    before, after = (
+        deployment(plain, "kustomize-controller"),
+        deployment(patched, "kustomize-controller"),
+    )
     assert limits(after)["cpu"] == limits(before)["cpu"]
-    assert after["spec"]["template"]["spec"]["containers"][0]["image"] == (
-        before["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert (
+        after["spec"]["template"]["spec"]["containers"][0]["image"]
+        == (before["spec"]["template"]["spec"]["containers"][0]["image"])
     )
     # Only the target changed.
     assert deployment(plain, "source-controller") == deployment(patched, "source-controller")
@@ -107,7 +112,9 @@ def test_the_manifests_installer_applies_a_json_patch_by_label(plan_edited: Any)
 
 
 @pytest.mark.parametrize("stack", ["dev", "qa"])
-def test_a_patch_that_selects_nothing_is_refused_with_one_line(stack: str, plan_edited: Any) -> None:
+def test_a_patch_that_selects_nothing_is_refused_with_one_line(
+    stack: str, plan_edited: Any
+) -> None:
     # kustomize builds without a word when a target selects nothing (the next test shows it), so the
     # program checks; with the operator installer against the same Flux release, which the operator
     # installs.
@@ -115,7 +122,10 @@ def test_a_patch_that_selects_nothing_is_refused_with_one_line(stack: str, plan_
         plan_edited(
             stack,
             _with_patches(
-                {"target": {"kind": "Deployment", "name": "kustomize-controler"}, "patch": MEMORY_PATCH}
+                {
+                    "target": {"kind": "Deployment", "name": "kustomize-controler"},
+                    "patch": MEMORY_PATCH,
+                }
             ),
         )
     message = str(error.value)
@@ -125,8 +135,12 @@ def test_a_patch_that_selects_nothing_is_refused_with_one_line(stack: str, plan_
 
 
 def test_a_patch_kustomize_cannot_apply_is_refused_with_one_line() -> None:
-    objects = render_toolkit(FLUX_V294.read_text(), ["source-controller", "kustomize-controller"], "x")
-    bad = KustomizePatch("- op: replace\n  path: /spec/nothing/here\n  value: 1\n", {"kind": "Deployment"})
+    objects = render_toolkit(
+        FLUX_V294.read_text(), ["source-controller", "kustomize-controller"], "x"
+    )
+    bad = KustomizePatch(
+        "- op: replace\n  path: /spec/nothing/here\n  value: 1\n", {"kind": "Deployment"}
+    )
     with pytest.raises(PatchError) as error:
         apply_patches(objects, [bad])
     assert error.value.index == 0
@@ -143,7 +157,12 @@ def test_the_committed_dev_patch_shows_in_the_plan() -> None:
 def test_kustomize_itself_is_silent_about_a_target_that_selects_nothing(tmp_path: Path) -> None:
     # Why the check above exists: the same build kubectl runs, with a misspelt target, succeeds and
     # changes nothing.
-    resource = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}, "data": {"k": "v"}}
+    resource = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "a"},
+        "data": {"k": "v"},
+    }
     (tmp_path / "cm.yaml").write_text(yaml.safe_dump(resource))
     kustomization = {
         "resources": ["cm.yaml"],

@@ -136,7 +136,9 @@ def test_one_concrete_destroy_order_follows_the_rules(stack: str) -> None:
     # the operator, which must outlive the FluxInstance to uninstall Flux and release its finalizer.
     source_controller = graph.find(
         DEPLOYMENT,
-        "gitops-system/flux-operator" if stack in OPERATOR_STACKS else "gitops-system/source-controller",
+        "gitops-system/flux-operator"
+        if stack in OPERATOR_STACKS
+        else "gitops-system/source-controller",
     )
     namespace = graph.find(NAMESPACE, "gitops-system")
     node_group = graph.of_type(NODE_GROUP)[0]

@@ -44,7 +44,9 @@ class PatchError(ValueError):
         super().__init__(f"patch {index}: {reason}")
 
 
-def apply_patches(objects: Sequence[KubeObject], patches: Sequence[KustomizePatch]) -> list[KubeObject]:
+def apply_patches(
+    objects: Sequence[KubeObject], patches: Sequence[KustomizePatch]
+) -> list[KubeObject]:
     """The objects with every patch applied, in order. Each patch must change something: kustomize
     skips a target that selects nothing without a word, so a patch with a typo in its target would
     silently do nothing. Raises PatchError naming the first patch that fails or changes nothing."""
@@ -65,7 +67,9 @@ def apply_patches(objects: Sequence[KubeObject], patches: Sequence[KustomizePatc
     return current
 
 
-def _kustomize(objects: Sequence[KubeObject], patches: Sequence[KustomizePatch]) -> list[KubeObject]:
+def _kustomize(
+    objects: Sequence[KubeObject], patches: Sequence[KustomizePatch]
+) -> list[KubeObject]:
     with tempfile.TemporaryDirectory(prefix="eks-gitops-patches-") as directory:
         root = Path(directory)
         (root / _RESOURCES_FILE).write_text(yaml.safe_dump_all(list(objects), sort_keys=True))

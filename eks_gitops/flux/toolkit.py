@@ -162,9 +162,7 @@ class Toolkit(pulumi.ComponentResource):
                 pulumi.ResourceOptions(
                     # The uninstall waits up to 5m for the controllers and 5m for the CRDs
                     # (fluxinstance_uninstaller.go); readyTimeout is at least that long.
-                    custom_timeouts=pulumi.CustomTimeouts(
-                        delete=f"{args.ready_timeout_seconds}s"
-                    ),
+                    custom_timeouts=pulumi.CustomTimeouts(delete=f"{args.ready_timeout_seconds}s"),
                 ),
             ),
         )

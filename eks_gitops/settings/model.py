@@ -155,7 +155,14 @@ TOOLKIT_INSTALLERS: Final = (MANIFESTS_INSTALLER, OPERATOR_INSTALLER)
 # The fields of a kustomize patch target (`toolkit.patches[i].target`) this project accepts: every
 # field of fluxcd/pkg kustomize.Selector but `namespace`, which the Flux Operator refuses ("all patches
 # are applied to the instance namespace", flux-operator docs/guides/instance/instance-customization.md).
-PATCH_TARGET_KEYS: Final = ("group", "version", "kind", "name", "labelSelector", "annotationSelector")
+PATCH_TARGET_KEYS: Final = (
+    "group",
+    "version",
+    "kind",
+    "name",
+    "labelSelector",
+    "annotationSelector",
+)
 
 
 @dataclass(frozen=True)

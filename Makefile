@@ -12,7 +12,7 @@ STACK ?= dev
 .PHONY: help plan plans pin-flux test lint typecheck unit validate render promote diff clean
 
 help:
-	@echo "make plan STACK=dev     offline plan of one stack into build/plan/<stack>/"
+	@echo "make plan STACK=dev [FLUX_MANIFESTS=install.yaml] [OPERATOR_MANIFESTS=install.yaml]   offline plan into build/plan/<stack>/"
 	@echo "make pin-flux STACK=prod [FLUX_MANIFESTS=install.yaml]   pin the Flux manifest's SHA-256"
 	@echo "make test               lint, type checks, gitops validation and the test suite"
 	@echo "make validate           build and check every kustomization under gitops/"
@@ -35,7 +35,8 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt $(UV)
 	touch $@
 
 plan: $(VENV)/.installed
-	$(PY) -m tools.plan --stack $(STACK) $(if $(FLUX_MANIFESTS),--flux-manifests $(FLUX_MANIFESTS))
+	$(PY) -m tools.plan --stack $(STACK) $(if $(FLUX_MANIFESTS),--flux-manifests $(FLUX_MANIFESTS)) \
+		$(if $(OPERATOR_MANIFESTS),--operator-manifests $(OPERATOR_MANIFESTS))
 
 pin-flux: $(VENV)/.installed
 	$(PY) -m tools.pin_flux --stack $(STACK) $(if $(FLUX_MANIFESTS),--flux-manifests $(FLUX_MANIFESTS))

@@ -18,7 +18,7 @@ from eks_gitops.aws.network import Network, NetworkArgs
 from eks_gitops.credentials import SUMOLOGIC_SECRET, AppCredentials, AppCredentialsArgs
 from eks_gitops.flux.commit_status import CommitStatus, CommitStatusArgs, GitHubApp
 from eks_gitops.flux.instance import InstanceArgs
-from eks_gitops.flux.patches import KustomizePatch, PatchError
+from eks_gitops.flux.patches import KustomizePatch, KustomizeUnavailable, PatchError
 from eks_gitops.flux.release import (
     FLUX,
     FLUX_OPERATOR,
@@ -357,6 +357,8 @@ def _toolkit(
             dict(toolkit.patches[error.index].target),
             f"a patch kustomize can apply to a toolkit object and that changes it ({error.reason})",
         ) from None
+    except KustomizeUnavailable as error:
+        raise pulumi.RunError(str(error)) from None
 
 
 def main() -> None:

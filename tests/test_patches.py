@@ -179,3 +179,22 @@ def test_kustomize_itself_is_silent_about_a_target_that_selects_nothing(tmp_path
     )
     assert yaml.safe_load(built.stdout) == resource
     assert built.stderr == ""
+
+
+def test_without_kubectl_the_run_says_what_is_missing(
+    plan_edited: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(PlanError) as error:
+        plan_edited(
+            "qa",
+            _with_patches(
+                {
+                    "target": {"kind": "Deployment", "name": "kustomize-controller"},
+                    "patch": MEMORY_PATCH,
+                }
+            ),
+        )
+    assert str(error.value) == (
+        "toolkit patches are applied with `kubectl kustomize`, and kubectl is not on PATH"
+    )

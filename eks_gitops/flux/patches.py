@@ -35,6 +35,10 @@ class KustomizePatch:
         return {"patch": self.patch, "target": dict(self.target)}
 
 
+class KustomizeUnavailable(RuntimeError):  # noqa: N818
+    """kubectl, which carries kustomize, is not on PATH."""
+
+
 class PatchError(ValueError):
     """Patch `index` of the list cannot be applied, or changes nothing."""
 
@@ -80,12 +84,17 @@ def _kustomize(
             "patches": [patch.as_kustomize() for patch in patches],
         }
         (root / "kustomization.yaml").write_text(yaml.safe_dump(kustomization, sort_keys=True))
-        built = subprocess.run(
-            [KUBECTL, "kustomize", str(root)],
-            check=True,
-            capture_output=True,
-            text=True,
-        )
+        try:
+            built = subprocess.run(
+                [KUBECTL, "kustomize", str(root)],
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+        except FileNotFoundError:
+            raise KustomizeUnavailable(
+                f"toolkit patches are applied with `{KUBECTL} kustomize`, and {KUBECTL} is not on PATH"
+            ) from None
     return sorted(parse_manifest(built.stdout), key=_identity)
 
 

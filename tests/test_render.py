@@ -52,3 +52,14 @@ def test_lock_names_version_components_and_program_objects() -> None:
         ("Secret", "sumologic-credentials"),
     } <= identities
     assert ("GitRepository", "gitops-system") in identities
+
+
+def test_the_record_of_a_stack_on_the_operator_names_it() -> None:
+    files = render_record(repo_plan("dev", flux_manifests=None))
+    lock = yaml.safe_load(files[Path("gitops/aws/clusters/dev/gitops-system") / LOCK_FILE])
+    assert lock["flux"]["installer"] == "operator"
+    assert lock["flux"]["operatorVersion"] == "v0.61.0"
+    qa = render_record(repo_plan("qa", flux_manifests=None))
+    assert "installer" not in yaml.safe_load(
+        qa[Path("gitops/aws/clusters/qa/gitops-system") / LOCK_FILE]
+    )["flux"]

@@ -6,7 +6,8 @@
 objects, so the folder is a generated record, never synced (the cluster's kustomization.yaml does not
 list it): `gotk-sync.yaml` holds the GitRepository and Kustomization exactly as the program applies
 them, and `toolkit.lock.yaml` names the Flux version, namespace, components, the pinned manifest
-SHA-256 and the objects the program creates that the gitops tree may refer to. `--check` exits 1 when
+SHA-256 (on the operator installer also the installer and the operator's version and digest) and
+the objects the program creates that the gitops tree may refer to. `--check` exits 1 when
 a record on disk differs from the plan.
 """
 
@@ -20,7 +21,7 @@ from typing import Any
 import yaml
 
 from eks_gitops.flux.sync import Sync
-from eks_gitops.settings.model import ENVIRONMENTS
+from eks_gitops.settings.model import ENVIRONMENTS, OPERATOR_INSTALLER
 from tools.gitops.model import LOCK_FILENAME, SYNC_FILENAME
 from tools.paths import REPO_ROOT
 from tools.plan import Plan, PlanError, plan_stack
@@ -61,6 +62,17 @@ def render_record(plan: Plan) -> dict[Path, str]:
             "namespace": toolkit.namespace,
             "components": list(toolkit.components),
             "manifestSha256": toolkit.manifests_sha256,
+            # Named only off the default, so the records of stacks on the manifests installer read
+            # as before.
+            **(
+                {
+                    "installer": toolkit.installer,
+                    "operatorVersion": toolkit.operator.version,
+                    "operatorManifestSha256": toolkit.operator.manifests_sha256,
+                }
+                if toolkit.installer == OPERATOR_INSTALLER and toolkit.operator is not None
+                else {}
+            ),
         },
         "objects": [
             namespace_identity,

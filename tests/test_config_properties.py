@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -114,8 +115,9 @@ def named_key(error: ConfigError) -> str:
 
 
 def as_path(key: str) -> KeyPath:
-    # Top-level keys are `namespace:name`; nested names are joined with dots.
-    return tuple(key.split("."))
+    # Top-level keys are `namespace:name`; nested names are joined with dots; an item of a list of
+    # objects is `name[index]` (`toolkit.patches[0].target`), a part of that list.
+    return tuple(re.sub(r"\[\d+\]$", "", part) for part in key.split("."))
 
 
 # Keys one section constrains in another: zone names must belong to the stack's region.

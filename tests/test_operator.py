@@ -71,6 +71,15 @@ def test_the_flux_instance_pins_flux_exactly_with_the_stack_s_components_and_pat
     ]
     assert spec["cluster"] == {"type": "aws", "networkPolicy": True}
     assert spec["wait"] is True
+    # No `.spec.sync`: the bootstrap GitRepository and Kustomization stay Pulumi's. Deleting the
+    # instance deletes the controllers, then strips the finalizers of every Flux object and deletes
+    # the CRDs (flux-operator internal/controller/fluxinstance_uninstaller.go, steps 1-4), so a sync
+    # the operator generated would never be pruned on destroy; Pulumi's is deleted first, while the
+    # controllers run (docs/installers.md, "The sync stays Pulumi's").
+    assert "sync" not in spec
+    [kustomization] = plan.run.of_type("kubernetes:kustomize.toolkit.fluxcd.io/v1:Kustomization")
+    assert kustomization.plain_inputs["spec"]["path"] == "./gitops/aws/clusters/dev"
+    assert kustomization.plain_inputs["spec"]["deletionPolicy"] == "WaitForTermination"
     [patch] = spec["kustomize"]["patches"]
     assert patch["target"] == {"kind": "Deployment", "name": "kustomize-controller"}
     assert "memory: 2Gi" in patch["patch"]

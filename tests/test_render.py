@@ -60,6 +60,7 @@ def test_the_record_of_a_stack_on_the_operator_names_it() -> None:
     assert lock["flux"]["installer"] == "operator"
     assert lock["flux"]["operatorVersion"] == "v0.61.0"
     qa = render_record(repo_plan("qa", flux_manifests=None))
-    assert "installer" not in yaml.safe_load(
-        qa[Path("gitops/aws/clusters/qa/gitops-system") / LOCK_FILE]
-    )["flux"]
+    assert (
+        "installer"
+        not in yaml.safe_load(qa[Path("gitops/aws/clusters/qa/gitops-system") / LOCK_FILE])["flux"]
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import urllib.error
 from collections.abc import Callable
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 import jsonschema
 import pulumi
 import pytest
+from pulumi.runtime.mocks import MockResourceArgs
 
 from eks_gitops.flux.install import render_operator
 from eks_gitops.flux.release import FLUX_OPERATOR, default_cache_dir, load_install_manifest
@@ -23,6 +25,7 @@ from tests.conftest import OPERATOR_STACKS, OPERATOR_V0610, repo_plan, stack_doc
 from tests.graph_support import graph_of
 from tests.test_config import Raw, _set, minimal
 from tests.test_teardown import FLUX_INSTANCE, SYNC_COMPONENT, teardown_violations
+from tools.offline.outputs import RecordingMocks
 from tools.paths import REPO_ROOT
 from tools.plan import Plan, summary, write_plan
 
@@ -358,3 +361,17 @@ def test_the_manifests_installer_stays_the_default() -> None:
     assert toolkit.operator is None
     assert toolkit.patches == ()
     assert toolkit.hand_over is False
+
+
+def test_the_offline_engine_answers_for_the_instance_as_the_operator_reports_it() -> None:
+    # The mock engine stays honest: a Ready instance reports the distribution revision
+    # `<version>@sha256:<digest>` and the components it runs (fluxinstance.md, "Status").
+    body = flux_instance(repo_plan("dev"))
+    _, outputs = RecordingMocks("eu-west-1", "dev").new_resource(
+        MockResourceArgs(FLUX_INSTANCE, "gitops-system/flux", body, "", None, True)
+    )
+    status = outputs["status"]
+    assert [c["type"] for c in status["conditions"] if c["status"] == "True"] == ["Ready"]
+    assert re.fullmatch(r"v2\.9\.4@sha256:[0-9a-f]{64}", status["lastAppliedRevision"])
+    assert [c["name"] for c in status["components"]] == body["spec"]["components"]
+    assert {c["repository"].rsplit("/", 1)[0] for c in status["components"]} == {"ghcr.io/fluxcd"}

@@ -11,6 +11,7 @@ from typing import Any
 import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
 
+from eks_gitops.flux import instance
 from eks_gitops.flux.install import kubernetes_type_token
 from eks_gitops.flux.kinds import api_version
 from tools.offline.keys import cluster_ca_certificate, digest, hex_digest, tls_private_key_outputs
@@ -254,6 +255,7 @@ def _repository_webhook(d: _Declared) -> _Generated:
 
 GIT_REPOSITORY = kubernetes_type_token(api_version("GitRepository"), "GitRepository")
 KUSTOMIZATION = kubernetes_type_token(api_version("Kustomization"), "Kustomization")
+FLUX_INSTANCE = kubernetes_type_token(instance.API_VERSION, instance.KIND)
 # Flux's conditions carry a transition time; a fixed one keeps plans byte-identical.
 _TRANSITION_TIME = "2026-01-01T00:00:00Z"
 
@@ -296,7 +298,32 @@ def _flux_status(d: _Declared, sources: dict[tuple[str, str], str]) -> dict[str,
             "conditions": [_ready("ReconciliationSucceeded", f"Applied revision: {revision}")],
             "observedGeneration": 1,
         }
+    if d.token_type == FLUX_INSTANCE:
+        return _flux_instance_status(d)
     return None
+
+
+def _flux_instance_status(d: _Declared) -> dict[str, Any]:
+    """A Ready FluxInstance (flux-operator docs/api/v1/fluxinstance.md, "FluxInstance Status"): the
+    distribution's revision `<version>@sha256:<digest>` and one entry per installed component."""
+    distribution = d.inputs["spec"]["distribution"]
+    tag = f"v{distribution['version']}"
+    revision = f"{tag}@sha256:{hex_digest('distribution', d.seed, length=64)}"
+    return {
+        "conditions": [_ready("ReconciliationSucceeded", f"Reconciliation finished for {tag}")],
+        "lastAppliedRevision": revision,
+        "lastAttemptedRevision": revision,
+        "components": [
+            {
+                "name": component,
+                "repository": f"{distribution['registry']}/{component}",
+                "tag": tag,
+                "digest": f"sha256:{hex_digest(component, d.seed, length=64)}",
+            }
+            for component in d.inputs["spec"].get("components", [])
+        ],
+        "observedGeneration": 1,
+    }
 
 
 _OUTPUTS: dict[str, Callable[[_Declared], _Generated]] = {

@@ -66,7 +66,7 @@ render: $(VENV)/.installed
 	$(PY) -m tools.render
 
 promote: $(VENV)/.installed
-	$(PY) -m tools.promote --from $(FROM) --to $(TO) $(if $(SKIP),--allow-skip) $(if $(UNVERIFIED),--unverified)
+	$(PY) -m tools.promotion --from "$(FROM)" --to "$(TO)" $(if $(SKIP),--skip) $(if $(FORCE),--force) $(if $(UNVERIFIED),--unverified)
 
 diff: $(VENV)/.installed
 	$(PY) -m tools.envdiff --from $(FROM) --to $(TO)

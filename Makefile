@@ -41,7 +41,7 @@ pin-flux: $(VENV)/.installed
 	$(PY) -m tools.pin_flux --stack $(STACK) $(if $(FLUX_MANIFESTS),--flux-manifests $(FLUX_MANIFESTS))
 
 plans: $(VENV)/.installed
-	for stack in $$($(PY) -c 'from eks_gitops.settings.model import ENVIRONMENTS; print(*ENVIRONMENTS)'); do \
+	for stack in $$($(PY) -c 'from eks_gitops.settings.environments import read_environments; print(*read_environments().names)'); do \
 		$(PY) -m tools.plan --stack $$stack || exit 1; done
 
 lint: $(VENV)/.installed

@@ -10,16 +10,20 @@ from typing import Any
 
 import yaml
 
-from eks_gitops.settings.model import ENVIRONMENTS
+from eks_gitops.settings.environments import ENVIRONMENTS_FILENAME, read_environments
 from eks_gitops.settings.parse import parse_go_duration
 from tools.paths import REPO_ROOT, stack_filename
+
+ENVIRONMENTS = read_environments().names
 
 CLUSTERS = Path("gitops/aws/clusters")
 
 
 def copy_tree(destination: Path) -> Path:
-    """A repository root at destination holding a copy of the real gitops/ tree."""
+    """A repository root at destination holding a copy of the real gitops/ tree and the
+    environments it serves."""
     shutil.copytree(REPO_ROOT / "gitops", destination / "gitops")
+    shutil.copy(REPO_ROOT / ENVIRONMENTS_FILENAME, destination)
     return destination
 
 

@@ -24,6 +24,11 @@ import yaml
 from eks_gitops import policy
 from eks_gitops.flux.release import InstallManifest
 from eks_gitops.program import declare, flux_manifest, pin_command
+from eks_gitops.settings.environments import (
+    check_cluster_names,
+    project_cluster_names,
+    read_environments,
+)
 from eks_gitops.settings.model import (
     MANIFESTS_SHA256_KEY,
     PROJECT,
@@ -181,7 +186,9 @@ def plan_stack(
     document = stack_config(project_dir, stack)
     values = {**project_config(project_dir), **(document.get("config") or {})}
     try:
-        settings = parse_stack_config(values, stack)
+        environments = read_environments(project_dir)
+        settings = parse_stack_config(values, stack, environments)
+        check_cluster_names(project_cluster_names(environments, project_dir))
         # `secure:` ciphertext is a mapping in the file, a credential in clear a plain value. A
         # needed secret the file lacks (it is set per deployment) is planned as a placeholder.
         check_secrets(

@@ -8,6 +8,12 @@ import json
 import pulumi
 from pulumi.runtime import config as runtime_config
 
+from eks_gitops.settings.environments import (
+    PROJECT_ROOT,
+    check_cluster_names,
+    project_cluster_names,
+    read_environments,
+)
 from eks_gitops.settings.model import PROJECT, SECRET_KEYS, LoadedConfig
 from eks_gitops.settings.parse import check_secrets, parse_stack_config, secret_settings
 
@@ -50,7 +56,9 @@ def load() -> LoadedConfig:
         for key, value in everything.items()
         if key.split(":", 1)[-1] not in secret_keys
     }
-    settings = parse_stack_config(raw, pulumi.get_stack())
+    environments = read_environments()
+    settings = parse_stack_config(raw, pulumi.get_stack(), environments)
+    check_cluster_names(project_cluster_names(environments, PROJECT_ROOT))
     project_config = pulumi.Config(PROJECT)
     check_secrets(
         settings.secret_keys,

@@ -12,7 +12,6 @@ from typing import Final
 import pulumi
 
 PROJECT: Final = "eks-gitops"
-ENVIRONMENTS: Final = ("dev", "qa", "prod")
 
 # EKS versions in standard or extended support on 2026-11-25 (the EKS "Kubernetes version lifecycle"
 # page): 1.34-1.36 standard, 1.32-1.33 extended. 1.31 leaves extended support on 2026-11-26.
@@ -47,6 +46,10 @@ KNOWN_FLUX_COMPONENTS: Final = (
     "image-automation-controller",
     "source-watcher",
 )
+
+
+def default_cluster_name(stack: str) -> str:
+    return f"{PROJECT}-{stack}"
 
 
 class ConfigError(pulumi.RunError):
@@ -219,6 +222,8 @@ class NotificationsConfig:
 class StackConfig:
     stack: str
     environment: str
+    is_production: bool
+    """The environment's `production` in environments.yaml: the production rules apply."""
     region: str
     network: NetworkConfig
     cluster: ClusterConfig
@@ -230,10 +235,6 @@ class StackConfig:
     webhook: WebhookConfig
     notifications: NotificationsConfig
     tags: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def is_production(self) -> bool:
-        return self.environment == "prod"
 
     @property
     def secret_keys(self) -> tuple[str, ...]:

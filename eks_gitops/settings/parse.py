@@ -12,6 +12,7 @@ from typing import Final, TypeVar
 
 import pulumi
 
+from eks_gitops.settings.environments import ENVIRONMENTS_FILENAME, Environments, read_environments
 from eks_gitops.settings.model import (
     AMI_TYPES,
     CAPACITY_TYPES,
@@ -19,7 +20,6 @@ from eks_gitops.settings.model import (
     DEFAULT_FLUX_COMPONENTS,
     DEPLOY_KEY_ALGORITHMS,
     EKS_ADDONS,
-    ENVIRONMENTS,
     KNOWN_FLUX_COMPONENTS,
     KNOWN_KEYS,
     MAX_ZONES,
@@ -44,6 +44,7 @@ from eks_gitops.settings.model import (
     SyncConfig,
     ToolkitConfig,
     WebhookConfig,
+    default_cluster_name,
 )
 
 _REGION = re.compile(
@@ -379,7 +380,7 @@ def _parse_addons(section: _Section, kubernetes_version: str) -> dict[str, str]:
 
 
 def _parse_cluster(section: _Section, stack: str) -> ClusterConfig:
-    name = section.value("name", str, f"{PROJECT}-{stack}")
+    name = section.value("name", str, default_cluster_name(stack))
     _check(
         bool(_CLUSTER_NAME.match(name)),
         section.path("name"),
@@ -638,13 +639,13 @@ def _parse_policy(section: _Section) -> PolicyConfig:
 
 
 def _parse_webhook(
-    section: _Section, environment: str, region: str, toolkit: ToolkitConfig
+    section: _Section, production: bool, region: str, toolkit: ToolkitConfig
 ) -> WebhookConfig:
     # On where changes are tried (dev, qa) a push should sync at once; prod opts in explicitly, as
     # the receiver is an endpoint open to the internet. notification-controller serves the Receiver:
     # a stack without it has no webhook unless it asks for one, which the check below refuses.
     served = "notification-controller" in toolkit.components
-    enabled = section.value("enabled", bool, environment != "prod" and served)
+    enabled = section.value("enabled", bool, not production and served)
     hostname = section.value("hostname", str, "") or None
     if hostname is not None:
         _check(
@@ -725,8 +726,11 @@ def _parse_notifications(section: _Section, toolkit: ToolkitConfig) -> Notificat
     return NotificationsConfig(commit_statuses, app)
 
 
-def parse_stack_config(raw: Mapping[str, object], stack: str) -> StackConfig:
-    """Validate the raw stack settings (keys as in the stack file, values JSON-decoded)."""
+def parse_stack_config(
+    raw: Mapping[str, object], stack: str, environments: Environments | None = None
+) -> StackConfig:
+    """Validate the raw stack settings (keys as in the stack file, values JSON-decoded) of a stack
+    of `environments` (by default the project's environments.yaml)."""
     prefix = f"{PROJECT}:"
     for key in sorted(raw):
         if key.startswith(prefix) and key[len(prefix) :] not in KNOWN_KEYS:
@@ -752,22 +756,31 @@ def parse_stack_config(raw: Mapping[str, object], stack: str) -> StackConfig:
     )
     assert isinstance(region, str)
     environment = get("environment")
-    _check(
-        environment in ENVIRONMENTS,
-        f"{prefix}environment",
-        environment,
-        f"one of {list(ENVIRONMENTS)}",
+    known = (
+        (environments or read_environments()).get(environment)
+        if isinstance(environment, str)
+        else None
     )
-    assert isinstance(environment, str)
     _check(
-        stack not in ENVIRONMENTS or stack == environment,
+        known is not None,
         f"{prefix}environment",
         environment,
-        f"'{stack}' on the stack named {stack}",
+        f"one of {list((environments or read_environments()).names)} ({ENVIRONMENTS_FILENAME})",
+    )
+    assert known is not None
+    # One stack per environment, named after it: a second stack claiming an environment would
+    # create the same cluster and post the same commit statuses.
+    _check(
+        stack == known.name,
+        f"{prefix}environment",
+        environment,
+        f"'{stack}': each environment is deployed by the stack named after it "
+        f"(Pulumi.{known.name}.yaml), and stack {stack} is not that stack",
     )
     return StackConfig(
         stack=stack,
-        environment=environment,
+        environment=known.name,
+        is_production=known.production,
         region=region,
         network=_parse_network(_Section(f"{prefix}network", get("network")), region),
         cluster=_parse_cluster(_Section(f"{prefix}cluster", get("cluster")), stack),
@@ -776,15 +789,15 @@ def parse_stack_config(raw: Mapping[str, object], stack: str) -> StackConfig:
         # is still checked in the order of the stack file.
         toolkit=(toolkit := _parse_toolkit(_Section(f"{prefix}toolkit", get("toolkit")))),
         deploy_key=_parse_deploy_key(_Section(f"{prefix}deployKey", get("deployKey"))),
-        sync=_parse_sync(_Section(f"{prefix}sync", get("sync")), environment),
+        sync=_parse_sync(_Section(f"{prefix}sync", get("sync")), known.name),
         policy=_parse_policy(_Section(f"{prefix}policy", get("policy"))),
         webhook=_parse_webhook(
-            _Section(f"{prefix}webhook", get("webhook")), environment, region, toolkit
+            _Section(f"{prefix}webhook", get("webhook")), known.production, region, toolkit
         ),
         notifications=_parse_notifications(
             _Section(f"{prefix}notifications", get("notifications")), toolkit
         ),
-        tags={"project": PROJECT, "stack": stack, "environment": environment},
+        tags={"project": PROJECT, "stack": stack, "environment": known.name},
     )
 
 

@@ -23,7 +23,8 @@ from pathlib import Path
 import yaml
 
 from eks_gitops.flux.commit_status import commit_status_context, pulumi_status_context
-from eks_gitops.settings.model import ENVIRONMENTS, ConfigError, StackConfig
+from eks_gitops.settings.environments import read_environments
+from eks_gitops.settings.model import ConfigError, StackConfig
 from eks_gitops.settings.parse import parse_stack_config
 from tools.gitops.cluster_tree import cluster_directory
 from tools.paths import REPO_ROOT, stack_filename
@@ -75,8 +76,8 @@ def versions_filename(environment: str) -> str:
     return f"{cluster_directory(Path(), environment).as_posix()}/{VERSIONS_FILENAME}"
 
 
-def parse_stack(text: str, environment: str) -> StackConfig:
-    return parse_stack_config(yaml.safe_load(text)["config"], environment)
+def parse_stack(text: str, environment: str, root: Path) -> StackConfig:
+    return parse_stack_config(yaml.safe_load(text)["config"], environment, read_environments(root))
 
 
 def environment_pins(environment: str) -> Callable[[Callable[[str], str | None]], object]:
@@ -160,9 +161,10 @@ def promote(request: PromotionRequest) -> None:
         if not value:
             raise PromotionRefusedError(
                 f"{variable} is not set: make promote FROM=<environment> TO=<next environment> "
-                f"(environments: {', '.join(ENVIRONMENTS)})"
+                f"(environments: {', '.join(read_environments(root).names)})"
             )
-    refusal = step_refusal(source, target, ENVIRONMENTS, allow_skip=request.allow_skip)
+    environments = read_environments(root).names
+    refusal = step_refusal(source, target, environments, allow_skip=request.allow_skip)
     if refusal is not None:
         raise PromotionRefusedError(refusal)
     source_stack, target_stack = stack_filename(source), stack_filename(target)
@@ -172,13 +174,13 @@ def promote(request: PromotionRequest) -> None:
     }
     target_texts = {name: _working_text(root / name) for name in (target_stack, target_versions)}
     try:
-        source_settings = parse_stack(source_texts[source_stack], source)
-        parse_stack(target_texts[target_stack], target)
+        source_settings = parse_stack(source_texts[source_stack], source, root)
+        parse_stack(target_texts[target_stack], target, root)
         stack = promoted_stack(
             source_texts[source_stack], target_texts[target_stack], source, target
         )
         # The promoted file must still be a stack the program accepts (add-ons match Kubernetes).
-        parse_stack(stack.text, target)
+        parse_stack(stack.text, target, root)
     except (ConfigError, PinError, yaml.YAMLError) as error:
         raise PromotionRefusedError(f"{source} -> {target}: {error}") from error
     charts = promoted_charts(source_texts[source_versions], target_texts[target_versions])

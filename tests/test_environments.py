@@ -128,7 +128,9 @@ def test_promotion_goes_dev_to_staging_and_no_longer_dev_to_qa(
     with_staging: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     before = snapshot(with_staging)
-    assert promote(["--from", "dev", "--to", "qa", "--root", str(with_staging), "--unverified"]) == 2
+    assert (
+        promote(["--from", "dev", "--to", "qa", "--root", str(with_staging), "--unverified"]) == 2
+    )
     assert "dev -> qa skips staging" in capsys.readouterr().err
     assert snapshot(with_staging) == before
     assert (

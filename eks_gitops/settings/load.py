@@ -15,7 +15,12 @@ from eks_gitops.settings.environments import (
     read_environments,
 )
 from eks_gitops.settings.model import PROJECT, SECRET_KEYS, LoadedConfig
-from eks_gitops.settings.parse import check_secrets, parse_stack_config, secret_settings
+from eks_gitops.settings.parse import (
+    check_credentials_in_clear,
+    check_secrets,
+    parse_stack_config,
+    secret_settings,
+)
 
 
 def _decode(value: object) -> object:
@@ -59,6 +64,7 @@ def load() -> LoadedConfig:
     environments = read_environments()
     settings = parse_stack_config(raw, pulumi.get_stack(), environments)
     check_cluster_names(project_cluster_names(environments, PROJECT_ROOT))
+    check_credentials_in_clear(key for key in everything if not _held_as_secret(key))
     project_config = pulumi.Config(PROJECT)
     check_secrets(
         settings.secret_keys,

@@ -52,6 +52,10 @@ def default_cluster_name(stack: str) -> str:
     return f"{PROJECT}-{stack}"
 
 
+# How much of a wrong value an error shows.
+_SHOWN_LENGTH: Final = 80
+
+
 class ConfigError(pulumi.RunError):
     """A stack setting is missing or wrong. `pulumi.RunError` makes Pulumi print the message alone,
     without a traceback; the message names the key, the value and what is expected."""
@@ -59,6 +63,9 @@ class ConfigError(pulumi.RunError):
     def __init__(self, key: str, value: object, expected: str) -> None:
         self.key = key
         shown = "(missing)" if value is MISSING else json.dumps(value, default=str)
+        if len(shown) > _SHOWN_LENGTH:
+            # A pasted certificate or a runaway list would bury the key and the fix.
+            shown = f"{shown[:_SHOWN_LENGTH]}... ({len(shown)} characters)"
         super().__init__(f"config error: {key} = {shown}: expected {expected}")
 
 

@@ -4,9 +4,11 @@ error is one `ConfigError` naming the key."""
 
 from __future__ import annotations
 
+import difflib
+import fnmatch
 import ipaddress
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from fractions import Fraction
 from typing import Final, TypeVar
 
@@ -114,6 +116,13 @@ class _Section:
             if isinstance(default, Missing):
                 raise ConfigError(self.path(name), MISSING, f"a {_type_name(kind)} (required)")
             return default
+        if kind is str and isinstance(value, int | float) and not isinstance(value, bool):
+            raise ConfigError(
+                self.path(name),
+                value,
+                "a string: quote it in the stack file (YAML reads an unquoted 1.30 as the number "
+                '1.3; write "1.30")',
+            )
         # bool is an int subclass: `minSize: true` must not pass as 1.
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             raise ConfigError(self.path(name), value, f"a {_type_name(kind)}")
@@ -138,8 +147,15 @@ class _Section:
             raise ConfigError(
                 self.path(unknown[0]),
                 self.raw[unknown[0]],
-                f"one of the known keys {sorted(self.read)}",
+                _known_keys(unknown[0], sorted(self.read)),
             )
+
+
+def _known_keys(unknown: str, known: Sequence[str]) -> str:
+    """What an unknown key should have been: the known keys, and the likeliest of them."""
+    # 0.5 catches a slip (`clustr`) and a synonym sharing most letters (`minimum` for minSize).
+    guess = difflib.get_close_matches(unknown, known, n=1, cutoff=0.5)
+    return f"one of the known keys {list(known)}" + (f"; did you mean {guess[0]}?" if guess else "")
 
 
 _TYPE_NAMES: Final[dict[type, str]] = {
@@ -734,9 +750,7 @@ def parse_stack_config(
     prefix = f"{PROJECT}:"
     for key in sorted(raw):
         if key.startswith(prefix) and key[len(prefix) :] not in KNOWN_KEYS:
-            raise ConfigError(
-                key, raw[key], f"one of the known keys {[prefix + k for k in KNOWN_KEYS]}"
-            )
+            raise ConfigError(key, raw[key], _known_keys(key, [prefix + k for k in KNOWN_KEYS]))
 
     def get(key: str) -> object:
         return raw.get(prefix + key, MISSING)
@@ -838,3 +852,27 @@ def secret_settings(
         read("sumologicAccessKey"),
         next((read(key) for key in settings.notifications.secret_keys), None),
     )
+
+
+# Provider and program settings that hold a credential: never in a stack file in clear.
+_CREDENTIAL_KEYS: Final = ("aws:accessKey", "aws:secretKey", "aws:token", "*:token", "*password*")
+
+
+def check_credentials_in_clear(keys_in_clear: Iterable[str]) -> None:
+    """Refuse a credential-looking setting that the stack file holds in clear (not `secure:`)."""
+    for key in sorted(keys_in_clear):
+        # parse_stack_config refuses github:token in any form: the provider reads GITHUB_TOKEN.
+        if key != "github:token" and any(
+            fnmatch.fnmatch(key.lower(), pattern.lower()) for pattern in _CREDENTIAL_KEYS
+        ):
+            namespace, _, name = key.partition(":")
+            command = (
+                f"pulumi config set --secret {name}"
+                if namespace == PROJECT
+                else f"pulumi config set --secret {key}"
+            )
+            raise ConfigError(
+                key,
+                "[redacted]",
+                f"a secret, never a credential in clear in a stack file: {command} VALUE",
+            )

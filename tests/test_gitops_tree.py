@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from eks_gitops.settings.model import ENVIRONMENTS
+from eks_gitops.settings.environments import read_environments
 from eks_gitops.settings.parse import parse_go_duration, parse_stack_config
 from tests.conftest import stack_document
 from tests.gitops_support import CLUSTERS, env_file, flux_timeout_seconds
@@ -21,6 +21,8 @@ from tools.gitops.cluster_tree import ClusterTree, expand_cluster, is_flux_kusto
 from tools.gitops.kustomize import Builder
 from tools.paths import REPO_ROOT
 from tools.validate import validate
+
+ENVIRONMENTS = read_environments().names
 
 
 @pytest.fixture(scope="module")

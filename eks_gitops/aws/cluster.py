@@ -16,6 +16,7 @@ from pulumi_aws import ec2, eks, iam, kms, vpc
 from pulumi_kubernetes.provider import Provider as KubernetesProvider
 
 from eks_gitops.aws.network import Network
+from eks_gitops.policy import LAUNCHED_RESOURCE_TYPES
 from eks_gitops.settings.model import EKS_ADDONS, ClusterConfig
 
 T = TypeVar("T")
@@ -44,10 +45,6 @@ EBS_CSI_SERVICE_ACCOUNT: Final = ("kube-system", "ebs-csi-controller-sa")
 # are created once the node group is up. The DaemonSet ones (vpc-cni, kube-proxy) are healthy on
 # a cluster without nodes and only need the cluster.
 ADDONS_ON_NODES: Final = ("coredns", EBS_CSI_ADDON)
-
-# Provider default tags reach only what Pulumi creates itself; the instances, volumes and network
-# interfaces the node group launches are tagged by the launch template.
-LAUNCHED_RESOURCE_TYPES: Final = ("instance", "volume", "network-interface")
 
 ROOT_DEVICE: Final = "/dev/xvda"
 # Where each AMI type keeps container images: AL2023 on its root volume; Bottlerocket on a

@@ -29,6 +29,11 @@ def commit_status_context(environment: str, kind: str, name: str) -> str:
     return f"{_PREFIX}/{environment}/{kind}/{name}"
 
 
+def pulumi_status_context(environment: str) -> str:
+    """The context the pipeline's `pulumi up` job gives its status on the commit it applied."""
+    return f"{_PREFIX}/{environment}/pulumi"
+
+
 def commit_status_expression(environment: str) -> str:
     """The Provider's `commitStatusExpr`: commit_status_context in CEL, over the event's object."""
     return (

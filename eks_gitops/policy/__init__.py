@@ -26,7 +26,6 @@ from typing import Any, Final
 import pulumi
 from pulumi.runtime.rpc import unwrap_rpc_secret
 
-from eks_gitops.aws.cluster import LAUNCHED_RESOURCE_TYPES
 from eks_gitops.settings.model import PROJECT, ConfigError, StackConfig
 from eks_gitops.urns import type_and_name
 
@@ -57,6 +56,11 @@ LAUNCH_TEMPLATE_TYPE: Final = "aws:ec2/launchTemplate:LaunchTemplate"
 DEPLOY_KEY_TYPE: Final = "github:index/repositoryDeployKey:RepositoryDeployKey"
 # What losing by accident would lose data or the cluster itself; everything else can be re-created.
 STATEFUL_TYPES: Final = (CLUSTER_TYPE, KMS_KEY_TYPE, NODE_GROUP_TYPE)
+
+# Provider default tags reach only what Pulumi creates itself; the instances, volumes and network
+# interfaces a node group launches carry the tags of its launch template's tag specifications,
+# which must name these resource types.
+LAUNCHED_RESOURCE_TYPES: Final = ("instance", "volume", "network-interface")
 
 # Rules the settings settle on their own; `required-tags` is only visible on declared resources.
 CONFIG_RULES: Final = tuple(rule for rule in POLICY_RULES if rule != "required-tags")

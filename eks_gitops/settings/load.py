@@ -8,8 +8,19 @@ import json
 import pulumi
 from pulumi.runtime import config as runtime_config
 
+from eks_gitops.settings.environments import (
+    PROJECT_ROOT,
+    check_cluster_names,
+    project_cluster_names,
+    read_environments,
+)
 from eks_gitops.settings.model import PROJECT, SECRET_KEYS, LoadedConfig
-from eks_gitops.settings.parse import check_secrets, parse_stack_config, secret_settings
+from eks_gitops.settings.parse import (
+    check_credentials_in_clear,
+    check_secrets,
+    parse_stack_config,
+    secret_settings,
+)
 
 
 def _decode(value: object) -> object:
@@ -50,7 +61,10 @@ def load() -> LoadedConfig:
         for key, value in everything.items()
         if key.split(":", 1)[-1] not in secret_keys
     }
-    settings = parse_stack_config(raw, pulumi.get_stack())
+    environments = read_environments()
+    settings = parse_stack_config(raw, pulumi.get_stack(), environments)
+    check_cluster_names(project_cluster_names(environments, PROJECT_ROOT))
+    check_credentials_in_clear(key for key in everything if not _held_as_secret(key))
     project_config = pulumi.Config(PROJECT)
     check_secrets(
         settings.secret_keys,

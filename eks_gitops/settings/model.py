@@ -12,7 +12,6 @@ from typing import Final
 import pulumi
 
 PROJECT: Final = "eks-gitops"
-ENVIRONMENTS: Final = ("dev", "qa", "prod")
 
 # EKS versions in standard or extended support on 2026-11-25 (the EKS "Kubernetes version lifecycle"
 # page): 1.34-1.36 standard, 1.32-1.33 extended. 1.31 leaves extended support on 2026-11-26.
@@ -49,6 +48,14 @@ KNOWN_FLUX_COMPONENTS: Final = (
 )
 
 
+def default_cluster_name(stack: str) -> str:
+    return f"{PROJECT}-{stack}"
+
+
+# How much of a wrong value an error shows.
+_SHOWN_LENGTH: Final = 80
+
+
 class ConfigError(pulumi.RunError):
     """A stack setting is missing or wrong. `pulumi.RunError` makes Pulumi print the message alone,
     without a traceback; the message names the key, the value and what is expected."""
@@ -56,6 +63,9 @@ class ConfigError(pulumi.RunError):
     def __init__(self, key: str, value: object, expected: str) -> None:
         self.key = key
         shown = "(missing)" if value is MISSING else json.dumps(value, default=str)
+        if len(shown) > _SHOWN_LENGTH:
+            # A pasted certificate or a runaway list would bury the key and the fix.
+            shown = f"{shown[:_SHOWN_LENGTH]}... ({len(shown)} characters)"
         super().__init__(f"config error: {key} = {shown}: expected {expected}")
 
 
@@ -263,6 +273,8 @@ class NotificationsConfig:
 class StackConfig:
     stack: str
     environment: str
+    is_production: bool
+    """The environment's `production` in environments.yaml: the production rules apply."""
     region: str
     network: NetworkConfig
     cluster: ClusterConfig
@@ -274,10 +286,6 @@ class StackConfig:
     webhook: WebhookConfig
     notifications: NotificationsConfig
     tags: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def is_production(self) -> bool:
-        return self.environment == "prod"
 
     @property
     def secret_keys(self) -> tuple[str, ...]:

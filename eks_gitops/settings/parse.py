@@ -4,14 +4,17 @@ error is one `ConfigError` naming the key."""
 
 from __future__ import annotations
 
+import difflib
+import fnmatch
 import ipaddress
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from fractions import Fraction
 from typing import Final, TypeVar
 
 import pulumi
 
+from eks_gitops.settings.environments import ENVIRONMENTS_FILENAME, Environments, read_environments
 from eks_gitops.settings.model import (
     AMI_TYPES,
     CAPACITY_TYPES,
@@ -19,7 +22,6 @@ from eks_gitops.settings.model import (
     DEFAULT_FLUX_COMPONENTS,
     DEPLOY_KEY_ALGORITHMS,
     EKS_ADDONS,
-    ENVIRONMENTS,
     KNOWN_FLUX_COMPONENTS,
     KNOWN_KEYS,
     MAX_ZONES,
@@ -49,6 +51,7 @@ from eks_gitops.settings.model import (
     SyncConfig,
     ToolkitConfig,
     WebhookConfig,
+    default_cluster_name,
 )
 
 _REGION = re.compile(
@@ -118,6 +121,13 @@ class _Section:
             if isinstance(default, Missing):
                 raise ConfigError(self.path(name), MISSING, f"a {_type_name(kind)} (required)")
             return default
+        if kind is str and isinstance(value, int | float) and not isinstance(value, bool):
+            raise ConfigError(
+                self.path(name),
+                value,
+                "a string: quote it in the stack file (YAML reads an unquoted 1.30 as the number "
+                '1.3; write "1.30")',
+            )
         # bool is an int subclass: `minSize: true` must not pass as 1.
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             raise ConfigError(self.path(name), value, f"a {_type_name(kind)}")
@@ -142,8 +152,15 @@ class _Section:
             raise ConfigError(
                 self.path(unknown[0]),
                 self.raw[unknown[0]],
-                f"one of the known keys {sorted(self.read)}",
+                _known_keys(unknown[0], sorted(self.read)),
             )
+
+
+def _known_keys(unknown: str, known: Sequence[str]) -> str:
+    """What an unknown key should have been: the known keys, and the likeliest of them."""
+    # 0.5 catches a slip (`clustr`) and a synonym sharing most letters (`minimum` for minSize).
+    guess = difflib.get_close_matches(unknown, known, n=1, cutoff=0.5)
+    return f"one of the known keys {list(known)}" + (f"; did you mean {guess[0]}?" if guess else "")
 
 
 _TYPE_NAMES: Final[dict[type, str]] = {
@@ -384,7 +401,7 @@ def _parse_addons(section: _Section, kubernetes_version: str) -> dict[str, str]:
 
 
 def _parse_cluster(section: _Section, stack: str) -> ClusterConfig:
-    name = section.value("name", str, f"{PROJECT}-{stack}")
+    name = section.value("name", str, default_cluster_name(stack))
     _check(
         bool(_CLUSTER_NAME.match(name)),
         section.path("name"),
@@ -718,13 +735,13 @@ def _parse_policy(section: _Section) -> PolicyConfig:
 
 
 def _parse_webhook(
-    section: _Section, environment: str, region: str, toolkit: ToolkitConfig
+    section: _Section, production: bool, region: str, toolkit: ToolkitConfig
 ) -> WebhookConfig:
     # On where changes are tried (dev, qa) a push should sync at once; prod opts in explicitly, as
     # the receiver is an endpoint open to the internet. notification-controller serves the Receiver:
     # a stack without it has no webhook unless it asks for one, which the check below refuses.
     served = "notification-controller" in toolkit.components
-    enabled = section.value("enabled", bool, environment != "prod" and served)
+    enabled = section.value("enabled", bool, not production and served)
     hostname = section.value("hostname", str, "") or None
     if hostname is not None:
         _check(
@@ -805,14 +822,15 @@ def _parse_notifications(section: _Section, toolkit: ToolkitConfig) -> Notificat
     return NotificationsConfig(commit_statuses, app)
 
 
-def parse_stack_config(raw: Mapping[str, object], stack: str) -> StackConfig:
-    """Validate the raw stack settings (keys as in the stack file, values JSON-decoded)."""
+def parse_stack_config(
+    raw: Mapping[str, object], stack: str, environments: Environments | None = None
+) -> StackConfig:
+    """Validate the raw stack settings (keys as in the stack file, values JSON-decoded) of a stack
+    of `environments` (by default the project's environments.yaml)."""
     prefix = f"{PROJECT}:"
     for key in sorted(raw):
         if key.startswith(prefix) and key[len(prefix) :] not in KNOWN_KEYS:
-            raise ConfigError(
-                key, raw[key], f"one of the known keys {[prefix + k for k in KNOWN_KEYS]}"
-            )
+            raise ConfigError(key, raw[key], _known_keys(key, [prefix + k for k in KNOWN_KEYS]))
 
     def get(key: str) -> object:
         return raw.get(prefix + key, MISSING)
@@ -832,22 +850,31 @@ def parse_stack_config(raw: Mapping[str, object], stack: str) -> StackConfig:
     )
     assert isinstance(region, str)
     environment = get("environment")
-    _check(
-        environment in ENVIRONMENTS,
-        f"{prefix}environment",
-        environment,
-        f"one of {list(ENVIRONMENTS)}",
+    known = (
+        (environments or read_environments()).get(environment)
+        if isinstance(environment, str)
+        else None
     )
-    assert isinstance(environment, str)
     _check(
-        stack not in ENVIRONMENTS or stack == environment,
+        known is not None,
         f"{prefix}environment",
         environment,
-        f"'{stack}' on the stack named {stack}",
+        f"one of {list((environments or read_environments()).names)} ({ENVIRONMENTS_FILENAME})",
+    )
+    assert known is not None
+    # One stack per environment, named after it: a second stack claiming an environment would
+    # create the same cluster and post the same commit statuses.
+    _check(
+        stack == known.name,
+        f"{prefix}environment",
+        environment,
+        f"'{stack}': each environment is deployed by the stack named after it "
+        f"(Pulumi.{known.name}.yaml), and stack {stack} is not that stack",
     )
     return StackConfig(
         stack=stack,
-        environment=environment,
+        environment=known.name,
+        is_production=known.production,
         region=region,
         network=_parse_network(_Section(f"{prefix}network", get("network")), region),
         cluster=_parse_cluster(_Section(f"{prefix}cluster", get("cluster")), stack),
@@ -856,15 +883,15 @@ def parse_stack_config(raw: Mapping[str, object], stack: str) -> StackConfig:
         # is still checked in the order of the stack file.
         toolkit=(toolkit := _parse_toolkit(_Section(f"{prefix}toolkit", get("toolkit")))),
         deploy_key=_parse_deploy_key(_Section(f"{prefix}deployKey", get("deployKey"))),
-        sync=_parse_sync(_Section(f"{prefix}sync", get("sync")), environment),
+        sync=_parse_sync(_Section(f"{prefix}sync", get("sync")), known.name),
         policy=_parse_policy(_Section(f"{prefix}policy", get("policy"))),
         webhook=_parse_webhook(
-            _Section(f"{prefix}webhook", get("webhook")), environment, region, toolkit
+            _Section(f"{prefix}webhook", get("webhook")), known.production, region, toolkit
         ),
         notifications=_parse_notifications(
             _Section(f"{prefix}notifications", get("notifications")), toolkit
         ),
-        tags={"project": PROJECT, "stack": stack, "environment": environment},
+        tags={"project": PROJECT, "stack": stack, "environment": known.name},
     )
 
 
@@ -905,3 +932,27 @@ def secret_settings(
         read("sumologicAccessKey"),
         next((read(key) for key in settings.notifications.secret_keys), None),
     )
+
+
+# Provider and program settings that hold a credential: never in a stack file in clear.
+_CREDENTIAL_KEYS: Final = ("aws:accessKey", "aws:secretKey", "aws:token", "*:token", "*password*")
+
+
+def check_credentials_in_clear(keys_in_clear: Iterable[str]) -> None:
+    """Refuse a credential-looking setting that the stack file holds in clear (not `secure:`)."""
+    for key in sorted(keys_in_clear):
+        # parse_stack_config refuses github:token in any form: the provider reads GITHUB_TOKEN.
+        if key != "github:token" and any(
+            fnmatch.fnmatch(key.lower(), pattern.lower()) for pattern in _CREDENTIAL_KEYS
+        ):
+            namespace, _, name = key.partition(":")
+            command = (
+                f"pulumi config set --secret {name}"
+                if namespace == PROJECT
+                else f"pulumi config set --secret {key}"
+            )
+            raise ConfigError(
+                key,
+                "[redacted]",
+                f"a secret, never a credential in clear in a stack file: {command} VALUE",
+            )

@@ -375,3 +375,14 @@ def test_the_offline_engine_answers_for_the_instance_as_the_operator_reports_it(
     assert re.fullmatch(r"v2\.9\.4@sha256:[0-9a-f]{64}", status["lastAppliedRevision"])
     assert [c["name"] for c in status["components"]] == body["spec"]["components"]
     assert {c["repository"].rsplit("/", 1)[0] for c in status["components"]} == {"ghcr.io/fluxcd"}
+
+
+def test_pulumi_outwaits_the_operator_s_uninstall(plan_edited: Callable[..., Plan]) -> None:
+    # fluxinstance_uninstaller.go waits up to 5m for the controllers, then up to 5m for the CRDs.
+    def short(document: dict[str, Any]) -> None:
+        document["config"]["eks-gitops:sync"].update(readyTimeout="2m", timeout="1m")
+
+    [instance] = plan_edited("dev", short).run.of_type(FLUX_INSTANCE)
+    assert instance.custom_timeouts["delete"] == "600s"
+    [instance] = repo_plan("dev").run.of_type(FLUX_INSTANCE)
+    assert instance.custom_timeouts["delete"] == "1800s"

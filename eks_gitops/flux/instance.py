@@ -29,6 +29,9 @@ RECONCILE_ANNOTATION: Final = "fluxcd.controlplane.io/reconcile"
 # How long the operator waits for the objects it applied to become healthy (default 5m).
 RECONCILE_TIMEOUT_ANNOTATION: Final = "fluxcd.controlplane.io/reconcileTimeout"
 DISABLED: Final = "disabled"
+# Deleting an instance waits up to 5m for the controllers to go and up to 5m for the CRDs
+# (fluxinstance_uninstaller.go: two WaitForTermination calls with `Timeout: 5 * time.Minute`).
+UNINSTALL_SECONDS: Final = 2 * 5 * 60
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,12 @@ class InstanceArgs:
     suspended: bool
     """Handing over to the manifests installer: the operator leaves Flux alone, and deleting the
     instance uninstalls nothing."""
+
+
+def delete_timeout_seconds(ready_timeout_seconds: int) -> int:
+    """How long Pulumi waits for the instance to be deleted: the stack's readyTimeout, and never
+    less than the operator's uninstall may take."""
+    return max(ready_timeout_seconds, UNINSTALL_SECONDS)
 
 
 def distribution_version(release_tag: str) -> str:

@@ -104,9 +104,10 @@ class Toolkit(pulumi.ComponentResource):
     namespaces: list[core_v1.Namespace]
     crds: list[ManifestObject]
     controllers: list[ManifestObject]
-    flux_instance: CustomResource | None
     """Everything that has to be running before sync objects are useful (and gone after them)."""
     ready: list[pulumi.Resource]
+    flux_instance: CustomResource | None
+    """The operator installer's FluxInstance (in `ready`); None with the manifests installer."""
 
     def __init__(
         self, name: str, args: ToolkitArgs, opts: pulumi.ResourceOptions | None = None
@@ -160,9 +161,9 @@ class Toolkit(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions.merge(
                 self._options(self.ready),
                 pulumi.ResourceOptions(
-                    # The uninstall waits up to 5m for the controllers and 5m for the CRDs
-                    # (fluxinstance_uninstaller.go); readyTimeout is at least that long.
-                    custom_timeouts=pulumi.CustomTimeouts(delete=f"{args.ready_timeout_seconds}s"),
+                    custom_timeouts=pulumi.CustomTimeouts(
+                        delete=f"{instance.delete_timeout_seconds(args.ready_timeout_seconds)}s"
+                    ),
                 ),
             ),
         )

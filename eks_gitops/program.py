@@ -37,6 +37,8 @@ from eks_gitops.github.provider import github_provider
 from eks_gitops.github.repository import Repository, RepositoryArgs
 from eks_gitops.settings.load import load
 from eks_gitops.settings.model import (
+    HAND_OVER_KEY,
+    INSTALLER_KEY,
     MANIFESTS_FILE_KEY,
     MANIFESTS_SHA256_KEY,
     MISSING,
@@ -349,6 +351,12 @@ def _toolkit(
         else None,
         retain_on_delete=toolkit.hand_over,
     )
+    if toolkit.hand_over:
+        pulumi.log.warn(
+            f"{HAND_OVER_KEY} is on: the {toolkit.installer} installer's objects are recorded "
+            f"retain-on-delete, ready for the next run to switch {INSTALLER_KEY}; turn it off after "
+            "that run (docs/installers.md)"
+        )
     try:
         return Toolkit("toolkit", args, opts)
     except PatchError as error:

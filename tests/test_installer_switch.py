@@ -141,3 +141,9 @@ def test_the_hand_over_changes_nothing_else_in_the_manifests_plan(
     )
     assert plain.manifests() == handed_over.manifests()
     assert {r.urn for r in plain.run.resources} == {r.urn for r in handed_over.run.resources}
+
+
+def test_a_hand_over_run_says_so(plan_edited: Callable[..., Plan]) -> None:
+    plan = plan_edited("dev", _installer("operator", hand_over=True))
+    [warning] = [line for line in plan.run.logs if "toolkit.handOver" in line]
+    assert warning.startswith("warning: eks-gitops:toolkit.handOver is on: the operator installer")

@@ -304,6 +304,8 @@ MANIFESTS_SHA256_KEY: Final = f"{PROJECT}:toolkit.manifestsSha256"
 OPERATOR_MANIFESTS_FILE_KEY: Final = f"{PROJECT}:toolkit.operator.manifestsFile"
 OPERATOR_MANIFESTS_SHA256_KEY: Final = f"{PROJECT}:toolkit.operator.manifestsSha256"
 PATCHES_KEY: Final = f"{PROJECT}:toolkit.patches"
+HAND_OVER_KEY: Final = f"{PROJECT}:toolkit.handOver"
+INSTALLER_KEY: Final = f"{PROJECT}:toolkit.installer"
 
 # Every top-level key the program understands; anything else under the project namespace is a typo.
 KNOWN_KEYS: Final = (

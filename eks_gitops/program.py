@@ -132,7 +132,7 @@ def declare(
     )
     repository = Repository(
         "repository",
-        RepositoryArgs(config=github),
+        RepositoryArgs(config=github, branch=settings.sync.branch, path=settings.sync.path),
         pulumi.ResourceOptions(providers=[github_provider_]),
     )
     deploy_key = DeployKey(
@@ -207,6 +207,8 @@ def declare(
             pulumi.ResourceOptions(
                 depends_on=[
                     *toolkit.ready,
+                    # A created repository's branch and path: the sync has nothing to apply before.
+                    repository,
                     deploy_key,
                     credentials,
                     *([commit_status] if commit_status else []),

@@ -189,6 +189,27 @@ def _repository(d: _Declared) -> _Generated:
     }
 
 
+def _branch(d: _Declared) -> _Generated:
+    repository, branch = d.inputs.get("repository"), d.inputs.get("branch")
+    # The provider reads the source branch's head as source_sha; the new branch points at it.
+    head = hex_digest("head", d.seed, length=40)
+    return f"{repository}:{branch}", {
+        "ref": f"refs/heads/{branch}",
+        "sha": head,
+        "sourceSha": head,
+        "etag": f'W/"{d.token}"',
+    }
+
+
+def _repository_file(d: _Declared) -> _Generated:
+    # The id is `<repository>/<file>`; `ref` is the branch the file was read from.
+    return f"{d.inputs.get('repository')}/{d.inputs.get('file')}", {
+        "commitSha": hex_digest("commit", d.seed, length=40),
+        "sha": hex_digest("blob", d.seed, length=40),
+        "ref": d.inputs.get("branch", "main"),
+    }
+
+
 def _kubernetes_object(d: _Declared) -> _Generated:
     metadata = dict(d.inputs.get("metadata") or {})
     metadata.setdefault("name", d.name)
@@ -322,6 +343,8 @@ _OUTPUTS: dict[str, Callable[[_Declared], _Generated]] = {
     "tls:index/privateKey:PrivateKey": _tls_private_key,
     "github:index/repositoryDeployKey:RepositoryDeployKey": _deploy_key,
     "github:index/repository:Repository": _repository,
+    "github:index/branch:Branch": _branch,
+    "github:index/repositoryFile:RepositoryFile": _repository_file,
     "github:index/repositoryWebhook:RepositoryWebhook": _repository_webhook,
     "random:index/randomPassword:RandomPassword": _random_password,
     "kubernetes:core/v1:Service": _kubernetes_service,

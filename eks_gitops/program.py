@@ -14,7 +14,7 @@ import pulumi_tls as tls
 from eks_gitops import policy
 from eks_gitops.aws.cluster import Cluster, ClusterArgs
 from eks_gitops.aws.network import Network, NetworkArgs
-from eks_gitops.credentials import SUMOLOGIC_SECRET, AppCredentials, AppCredentialsArgs
+from eks_gitops.credentials import AppCredentials, AppCredentialsArgs, AppSecret
 from eks_gitops.flux.commit_status import CommitStatus, CommitStatusArgs, GitHubApp
 from eks_gitops.flux.release import (
     InstallManifest,
@@ -160,13 +160,10 @@ def declare(
     credentials = AppCredentials(
         "app-credentials",
         AppCredentialsArgs(
-            namespace=namespace,
             secrets={
-                SUMOLOGIC_SECRET: {
-                    "accessId": secrets.sumologic_access_id,
-                    "accessKey": secrets.sumologic_access_key,
-                }
-            },
+                secret.name: AppSecret(secret.namespace, secrets.app_secrets[secret.name])
+                for secret in settings.app_secrets
+            }
         ),
         in_namespace,
     )

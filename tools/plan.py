@@ -24,12 +24,7 @@ import yaml
 from eks_gitops import policy
 from eks_gitops.flux.release import InstallManifest
 from eks_gitops.program import declare, flux_manifest, pin_command
-from eks_gitops.settings.model import (
-    MANIFESTS_SHA256_KEY,
-    PROJECT,
-    SECRET_KEYS,
-    StackConfig,
-)
+from eks_gitops.settings.model import MANIFESTS_SHA256_KEY, PROJECT, StackConfig
 from eks_gitops.settings.parse import check_secrets, parse_stack_config, secret_settings
 from eks_gitops.urns import type_and_name
 from tools.offline.engine import ProgramRun, RecordedResource, run_program
@@ -180,20 +175,24 @@ def plan_stack(
     by full key: `eks-gitops:githubStatusToken`), and the Flux manifest from `flux_manifests`, the stack's own file or the cache, if any."""
     document = stack_config(project_dir, stack)
     values = {**project_config(project_dir), **(document.get("config") or {})}
+    prefix = f"{PROJECT}:"
+    # `secure:` ciphertext is a mapping in the file, a credential in clear a plain value.
+    encrypted = {
+        key for key, value in values.items() if key.startswith(prefix) and _is_ciphertext(value)
+    }
     try:
-        settings = parse_stack_config(values, stack)
-        # `secure:` ciphertext is a mapping in the file, a credential in clear a plain value. A
-        # needed secret the file lacks (it is set per deployment) is planned as a placeholder.
+        settings = parse_stack_config(
+            {key: value for key, value in values.items() if key not in encrypted}, stack
+        )
+        # A needed secret the file lacks (it is set per deployment) is planned as a placeholder.
+        set_in_file = {
+            key.removeprefix(prefix): key in encrypted
+            for key in values
+            if key.startswith(prefix)
+            and (key in encrypted or key.removeprefix(prefix) in settings.secret_keys)
+        }
         check_secrets(
-            settings.secret_keys,
-            {
-                **dict.fromkeys(settings.secret_keys, True),
-                **{
-                    key: isinstance(values[f"{PROJECT}:{key}"], dict)
-                    for key in SECRET_KEYS
-                    if values.get(f"{PROJECT}:{key}") is not None
-                },
-            },
+            settings.secret_keys, {**dict.fromkeys(settings.secret_keys, True), **set_in_file}
         )
     except pulumi.RunError as error:
         raise PlanError(str(error)) from None
@@ -214,7 +213,7 @@ def plan_stack(
     engine_config = {
         key: value if isinstance(value, str) else json.dumps(value)
         for key, value in values.items()
-        if not isinstance(value, dict) or "secure" not in value
+        if not _is_ciphertext(value)
     }
     try:
         run = run_program(program, project=PROJECT, stack=stack, config=engine_config)
@@ -226,6 +225,10 @@ def plan_stack(
     if violations:
         raise PlanError("\n".join(str(violation) for violation in violations))
     return Plan(stack, settings, run, manifest)
+
+
+def _is_ciphertext(value: object) -> bool:
+    return isinstance(value, dict) and "secure" in value
 
 
 def _dump_yaml(objects: list[dict[str, Any]]) -> str:

@@ -73,7 +73,10 @@ def test_only_prod_protects_its_stateful_resources(tmp_path: Path) -> None:
         ):
             # Both KMS keys: the cluster's secrets key and the SOPS key.
             found = [item for item in items if item["type"] == type_token]
-            assert found and all(item["protect"] is protected for item in found), (stack, type_token)
+            assert found and all(item["protect"] is protected for item in found), (
+                stack,
+                type_token,
+            )
 
 
 def test_cluster_settings_come_from_the_stack(tmp_path: Path) -> None:

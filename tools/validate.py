@@ -22,9 +22,11 @@ from tools.gitops.checks import (
     check_api_version,
     check_credentials_in_object,
     check_credentials_in_text,
+    check_decryption,
     check_helm_repository,
     check_references,
     check_schema,
+    decrypting_kustomizations,
 )
 from tools.gitops.cluster_tree import ClusterTree, expand_clusters
 from tools.gitops.kustomize import (
@@ -59,9 +61,11 @@ def check_manifest(manifest: Manifest, served_controllers: frozenset[str]) -> li
 def check_cluster(cluster: ClusterTree) -> list[Problem]:
     served = cluster.lock.components if cluster.lock else frozenset()
     problems = list(cluster.problems)
+    decrypting = decrypting_kustomizations(cluster)
     for manifest in cluster.manifests.values():
         problems += check_manifest(manifest, served)
         problems += check_references(manifest, cluster)
+        problems += check_decryption(manifest, decrypting)
     return problems
 
 

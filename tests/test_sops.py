@@ -5,6 +5,7 @@ and `make validate` refuses a Secret whose data is in clear."""
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +120,13 @@ sops:
 """
 
 
+def sops_tree(tmp_path: Path) -> Path:
+    """A copy of the gitops tree with the repository's .sops.yaml beside it."""
+    root = copy_tree(tmp_path)
+    shutil.copy(SOPS_CONFIG, root / ".sops.yaml")
+    return root
+
+
 def write_secret(root: Path, where: Path, text: str) -> None:
     (root / where / "grafana-admin.yaml").write_text(text)
     kustomization = root / where / "kustomization.yaml"
@@ -136,7 +144,7 @@ def validate(root: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, list[
 def test_an_encrypted_secret_in_the_clusters_secrets_passes(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    root = copy_tree(tmp_path)
+    root = sops_tree(tmp_path)
     write_secret(root, CLUSTERS / "dev/secrets", ENCRYPTED)
     code, lines = validate(root, capsys)
     assert code == 0, lines
@@ -161,7 +169,7 @@ def test_make_validate_refuses_an_unencrypted_secret(
     change: tuple[str, str],
     field: str,
 ) -> None:
-    root = copy_tree(tmp_path)
+    root = sops_tree(tmp_path)
     write_secret(root, CLUSTERS / "dev/secrets", ENCRYPTED.replace(*change))
     code, lines = validate(root, capsys)
     assert code == 1
@@ -174,10 +182,29 @@ def test_make_validate_refuses_an_unencrypted_secret(
     ), lines
 
 
+def test_a_secret_encrypted_for_another_cluster_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # dev's file copied to prod: prod's kustomize-controller may decrypt with prod's key only.
+    root = sops_tree(tmp_path)
+    write_secret(root, CLUSTERS / "prod/secrets", ENCRYPTED)
+    code, lines = validate(root, capsys)
+    assert code == 1
+    assert any(
+        line.startswith(
+            "gitops/aws/clusters/prod/secrets/grafana-admin.yaml: "
+            "Secret/gitops-system/grafana-admin: sops.kms: encrypted with "
+            "['arn:aws:kms:eu-west-1:123456789012:alias/gitops-dev-sops'], but .sops.yaml gives "
+            "this path ['arn:aws:kms:eu-central-1:123456789012:alias/gitops-prod-sops']"
+        )
+        for line in lines
+    ), lines
+
+
 def test_a_plain_data_secret_is_refused_wherever_it_is(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    root = copy_tree(tmp_path)
+    root = sops_tree(tmp_path)
     plain = (
         "apiVersion: v1\nkind: Secret\nmetadata:\n  name: grafana-admin\n"
         "  namespace: gitops-system\ndata:\n  password: aHVudGVyMg==\n"
@@ -198,7 +225,7 @@ def test_an_encrypted_secret_where_nothing_decrypts_is_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # app-cluster applies the shared profile without decryption: Flux would apply the ciphertext.
-    root = copy_tree(tmp_path)
+    root = sops_tree(tmp_path)
     write_secret(root, Path("gitops/aws/common/app-clusters"), ENCRYPTED)
     code, lines = validate(root, capsys)
     assert code == 1

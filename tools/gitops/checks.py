@@ -12,6 +12,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import yaml
 from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 from jsonschema.exceptions import ValidationError  # type: ignore[import-untyped]
 
@@ -353,6 +354,70 @@ def check_credentials_in_object(manifest: Manifest) -> list[Problem]:
             for field in unencrypted_secret_fields(manifest.body)
         ]
     return problems
+
+
+@dataclass(frozen=True)
+class CreationRule:
+    """One `creation_rules` entry of `.sops.yaml`: files whose path matches get these KMS keys."""
+
+    path_regex: str
+    kms: tuple[str, ...]
+
+
+def read_creation_rules(path: Path) -> tuple[CreationRule, ...]:
+    if not path.is_file():
+        return ()
+    rules = (yaml.safe_load(path.read_text()) or {}).get("creation_rules") or []
+    return tuple(
+        CreationRule(
+            str(rule.get("path_regex", "")),
+            tuple(arn.strip() for arn in str(rule.get("kms", "")).split(",") if arn.strip()),
+        )
+        for rule in rules
+        if isinstance(rule, Mapping)
+    )
+
+
+def check_sops_key(
+    manifest: Manifest, rules: tuple[CreationRule, ...], root: Path
+) -> list[Problem]:
+    """An encrypted Secret must carry the key `.sops.yaml` gives its path: each cluster's key is its
+    own, so a file encrypted for another cluster (copied from dev to prod, say) cannot be decrypted
+    where it is applied. SOPS takes the first rule whose path_regex matches the path relative to
+    `.sops.yaml` (getsops/sops config/config.go, parseCreationRuleForFile)."""
+    if manifest.kind != "Secret" or manifest.stub or not is_sops_encrypted(manifest.body):
+        return []
+    file = manifest.file("sops:")
+    try:
+        relative = str(file.resolve().relative_to(root.resolve()))
+    except ValueError:
+        relative = str(file)
+    rule = next((r for r in rules if re.search(r.path_regex, relative)), None)
+    metadata = manifest.body.get("sops") or {}
+    used = sorted(
+        str(entry.get("arn"))
+        for entry in (metadata.get("kms") or [])
+        if isinstance(entry, Mapping) and entry.get("arn")
+    )
+    if rule is None:
+        return [
+            manifest.problem(
+                "sops.kms",
+                "no creation rule in .sops.yaml matches this file; encrypted Secrets belong "
+                "under gitops/aws/clusters/<env>/secrets/",
+                needle="sops:",
+            )
+        ]
+    if not set(rule.kms) & set(used):
+        return [
+            manifest.problem(
+                "sops.kms",
+                f"encrypted with {used or 'no KMS key'}, but .sops.yaml gives this path "
+                f"{list(rule.kms)}: the cluster cannot decrypt it; encrypt it again here",
+                needle="sops:",
+            )
+        ]
+    return []
 
 
 def decrypting_kustomizations(cluster: ClusterTree) -> set[str]:

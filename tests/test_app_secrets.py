@@ -158,3 +158,22 @@ def test_another_entry_plans_another_secret_and_needs_its_settings(
     with pytest.raises(PlanError) as error:
         plan_edited("dev", leftover)
     assert "pulumi config rm datadogApiKey" in str(error.value)
+
+
+def test_the_programs_own_secret_settings_are_still_refused_when_left_over(
+    plan_edited: Callable[..., Plan],
+) -> None:
+    # Statuses posted as an App: a token left in clear is refused as a credential in clear, not
+    # ignored, whatever appSecrets names.
+    def token_left_in_clear(document: dict[str, Any]) -> None:
+        document["config"]["eks-gitops:notifications"] = {
+            "githubAppId": 1234,
+            "githubAppInstallationId": 5678,
+        }
+        document["config"]["eks-gitops:githubStatusToken"] = "github_pat_left_over"
+
+    with pytest.raises(PlanError) as error:
+        plan_edited("dev", token_left_in_clear)
+    message = str(error.value)
+    assert message.startswith('config error: eks-gitops:githubStatusToken = "[redacted]"')
+    assert "github_pat_left_over" not in message

@@ -25,7 +25,12 @@ from eks_gitops import policy
 from eks_gitops.flux.release import InstallManifest
 from eks_gitops.program import declare, flux_manifest, pin_command
 from eks_gitops.settings.model import MANIFESTS_SHA256_KEY, PROJECT, StackConfig
-from eks_gitops.settings.parse import check_secrets, parse_stack_config, secret_settings
+from eks_gitops.settings.parse import (
+    check_secrets,
+    parse_stack_config,
+    secret_setting_names,
+    secret_settings,
+)
 from eks_gitops.urns import type_and_name
 from tools.offline.engine import ProgramRun, RecordedResource, run_program
 from tools.offline.guardrails import declared_from_graph
@@ -189,7 +194,7 @@ def plan_stack(
             key.removeprefix(prefix): key in encrypted
             for key in values
             if key.startswith(prefix)
-            and (key in encrypted or key.removeprefix(prefix) in settings.secret_keys)
+            and (key in encrypted or key.removeprefix(prefix) in secret_setting_names(settings))
         }
         check_secrets(
             settings.secret_keys, {**dict.fromkeys(settings.secret_keys, True), **set_in_file}

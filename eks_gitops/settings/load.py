@@ -9,7 +9,12 @@ import pulumi
 from pulumi.runtime import config as runtime_config
 
 from eks_gitops.settings.model import PROJECT, LoadedConfig
-from eks_gitops.settings.parse import check_secrets, parse_stack_config, secret_settings
+from eks_gitops.settings.parse import (
+    check_secrets,
+    parse_stack_config,
+    secret_setting_names,
+    secret_settings,
+)
 
 
 def _decode(value: object) -> object:
@@ -49,7 +54,7 @@ def load() -> LoadedConfig:
     held = {key for key in everything if key.startswith(prefix) and _held_as_secret(key)}
     raw = {key: _decode(value) for key, value in everything.items() if key not in held}
     settings = parse_stack_config(raw, pulumi.get_stack())
-    named = {f"{prefix}{key}" for key in settings.secret_keys}
+    named = {f"{prefix}{key}" for key in secret_setting_names(settings)}
     check_secrets(
         settings.secret_keys,
         {

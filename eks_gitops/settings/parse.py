@@ -907,6 +907,12 @@ def parse_stack_config(raw: Mapping[str, object], stack: str) -> StackConfig:
     )
 
 
+def secret_setting_names(settings: StackConfig) -> frozenset[str]:
+    """The settings that hold credentials whenever they are set: those the stack needs, and the
+    program's own secret settings, needed or not (a leftover one is refused, in clear or not)."""
+    return frozenset((*settings.secret_keys, *NOTIFICATION_SECRET_KEYS))
+
+
 def check_secrets(needed: Sequence[str], present: Mapping[str, bool]) -> None:
     """Refuse the secret settings of a stack unless they are exactly the ones it needs, each held
     encrypted (`present`: secret setting set -> whether it is). A credential the stack no longer uses

@@ -34,7 +34,7 @@ from typing import Any
 
 import pytest
 
-from eks_gitops.settings.model import SUPPORTED_KUBERNETES_VERSIONS
+from eks_gitops.settings.model import EKS_ADDONS, SUPPORTED_KUBERNETES_VERSIONS
 from tests.conftest import ENVIRONMENTS, FLUX_V285, repo_plan, stack_document
 from tests.graph_support import Graph, Node, graph_of
 from tools.plan import Plan
@@ -151,7 +151,7 @@ def test_kubernetes_version_bump_updates_cluster_nodes_and_addons_in_place(
     assert (cluster.inputs["version"], node_group.inputs["version"]) == (bumped, bumped)
     # ...and every add-on, same URN, new version.
     addons = after.of_type(ADDON)
-    assert len(addons) == 4
+    assert len(addons) == len(EKS_ADDONS)
     for addon in addons:
         old = before.nodes[addon.urn].inputs["addonVersion"]
         assert addon.inputs["addonVersion"] != old

@@ -17,7 +17,7 @@ from pulumi_kubernetes.provider import Provider as KubernetesProvider
 
 from eks_gitops.aws.network import Network
 from eks_gitops.policy import LAUNCHED_RESOURCE_TYPES
-from eks_gitops.settings.model import EKS_ADDONS, ClusterConfig, NodeGroupConfig
+from eks_gitops.settings.model import EKS_ADDONS, POD_IDENTITY_ADDON, ClusterConfig, NodeGroupConfig
 
 T = TypeVar("T")
 
@@ -249,6 +249,8 @@ class Cluster(pulumi.ComponentResource):
     node_role_arn: pulumi.Output[str]
     kubernetes_provider: KubernetesProvider
     node_group: eks.NodeGroup
+    pod_identity_agent: eks.Addon
+    """What Pod Identity associations need to hand their roles' credentials to pods."""
 
     def __init__(
         self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None
@@ -394,7 +396,10 @@ class Cluster(pulumi.ComponentResource):
             client_id_lists=["sts.amazonaws.com"],
             opts=opts_aws,
         )
-        self._addons(name, config=config, cluster=cluster, oidc=oidc, issuer=issuer, opts=opts_aws)
+        addons = self._addons(
+            name, config=config, cluster=cluster, oidc=oidc, issuer=issuer, opts=opts_aws
+        )
+        self.pod_identity_agent = addons[POD_IDENTITY_ADDON]
 
         kubeconfig = secret(
             pulumi.Output.all(
@@ -458,7 +463,7 @@ class Cluster(pulumi.ComponentResource):
         oidc: iam.OpenIdConnectProvider,
         issuer: pulumi.Output[str],
         opts: pulumi.ResourceOptions,
-    ) -> None:
+    ) -> dict[str, eks.Addon]:
         """The EKS add-ons at the versions the stack pins, so a Kubernetes upgrade moves them too.
 
         OVERWRITE on create adopts the copies EKS installs itself with a new cluster; on update it
@@ -476,9 +481,10 @@ class Cluster(pulumi.ComponentResource):
             opts,
         )
         service_roles = {EBS_CSI_ADDON: ebs_csi_role}
+        addons = {}
         for addon in EKS_ADDONS:
             role = service_roles.get(addon)
-            eks.Addon(
+            addons[addon] = eks.Addon(
                 f"{name}-{addon}",
                 cluster_name=cluster.name,
                 addon_name=addon,
@@ -497,6 +503,7 @@ class Cluster(pulumi.ComponentResource):
                     ),
                 ),
             )
+        return addons
 
     def _grant_admins(
         self,

@@ -159,6 +159,25 @@ def _access_entry(d: _Declared) -> _Generated:
     }
 
 
+def _pod_identity_association(d: _Declared) -> _Generated:
+    # EKS names an association `a-` and 17 lowercase letters and digits; the provider's id is
+    # `cluster,association-id` (aws eks create-pod-identity-association; pulumi import syntax).
+    cluster = d.inputs.get("clusterName", "cluster")
+    alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+    association_id = "a-" + "".join(
+        alphabet[byte % len(alphabet)] for byte in digest("pia", d.seed)[:17]
+    )
+    return f"{cluster},{association_id}", {
+        "associationArn": d.arn("eks", f"podidentityassociation/{cluster}/{association_id}"),
+        "associationId": association_id,
+    }
+
+
+def _role_policy(d: _Declared) -> _Generated:
+    # An inline policy's id is `role:policy`.
+    return f"{d.inputs.get('role')}:{d.physical_name}", {"name": d.physical_name}
+
+
 def _tls_private_key(d: _Declared) -> _Generated:
     outputs = tls_private_key_outputs(
         d.seed,
@@ -340,6 +359,8 @@ _OUTPUTS: dict[str, Callable[[_Declared], _Generated]] = {
     "aws:eks/addon:Addon": _addon,
     "aws:iam/openIdConnectProvider:OpenIdConnectProvider": _oidc_provider,
     "aws:eks/accessEntry:AccessEntry": _access_entry,
+    "aws:eks/podIdentityAssociation:PodIdentityAssociation": _pod_identity_association,
+    "aws:iam/rolePolicy:RolePolicy": _role_policy,
     "tls:index/privateKey:PrivateKey": _tls_private_key,
     "github:index/repositoryDeployKey:RepositoryDeployKey": _deploy_key,
     "github:index/repository:Repository": _repository,

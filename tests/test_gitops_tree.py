@@ -221,8 +221,9 @@ def teardown_problems(kustomizations: list[tuple[Path, Mapping[str, Any]]]) -> l
 
 def test_every_flux_kustomization_waits_for_its_objects_and_has_a_timeout() -> None:
     kustomizations = flux_kustomizations(REPO_ROOT)
-    # app-cluster in each cluster, ingress-traefik in dev, the bootstrap record in each cluster.
-    assert len(kustomizations) == 7
+    # app-cluster and cluster-secrets in each cluster, ingress-traefik in dev, the bootstrap
+    # record in each cluster.
+    assert len(kustomizations) == 10
     assert teardown_problems(kustomizations) == []
 
 

@@ -202,7 +202,7 @@ def test_the_program_has_its_components() -> None:
 def test_each_component_is_shaped_alike(module: str, name: str) -> None:
     component = getattr(importlib.import_module(module), name)
     token = component.TYPE_TOKEN
-    assert re.fullmatch(r"eks-gitops:[a-z]+:[A-Z][A-Za-z]+", token), token
+    assert re.fullmatch(r"eks-gitops:[a-z][a-z-]*:[A-Z][A-Za-z]+", token), token
     assert token.rsplit(":", 1)[1] == name
     source = inspect.getsource(component)
     assert "super().__init__(self.TYPE_TOKEN" in source

@@ -37,13 +37,13 @@ from eks_gitops.settings.model import (
     MANIFESTS_SHA256_KEY,
     OPERATOR_INSTALLER,
     PROJECT,
-    SECRET_KEYS,
     StackConfig,
 )
 from eks_gitops.settings.parse import (
     check_credentials_in_clear,
     check_secrets,
     parse_stack_config,
+    secret_setting_names,
     secret_settings,
 )
 from eks_gitops.urns import type_and_name
@@ -226,23 +226,29 @@ def plan_stack(
     by full key: `eks-gitops:githubStatusToken`), and the Flux manifest from `flux_manifests`, the stack's own file or the cache, if any."""
     document = stack_config(project_dir, stack)
     values = {**project_config(project_dir), **(document.get("config") or {})}
+    prefix = f"{PROJECT}:"
+    # `secure:` ciphertext is a mapping in the file, a credential in clear a plain value.
+    encrypted = {
+        key for key, value in values.items() if key.startswith(prefix) and _encrypted(value)
+    }
     try:
         environments = read_environments(project_dir)
-        settings = parse_stack_config(values, stack, environments)
+        settings = parse_stack_config(
+            {key: value for key, value in values.items() if key not in encrypted},
+            stack,
+            environments,
+        )
         check_cluster_names(project_cluster_names(environments, project_dir))
         check_credentials_in_clear(key for key, value in values.items() if not _encrypted(value))
-        # `secure:` ciphertext is a mapping in the file, a credential in clear a plain value. A
-        # needed secret the file lacks (it is set per deployment) is planned as a placeholder.
+        # A needed secret the file lacks (it is set per deployment) is planned as a placeholder.
+        set_in_file = {
+            key.removeprefix(prefix): key in encrypted
+            for key in values
+            if key.startswith(prefix)
+            and (key in encrypted or key.removeprefix(prefix) in secret_setting_names(settings))
+        }
         check_secrets(
-            settings.secret_keys,
-            {
-                **dict.fromkeys(settings.secret_keys, True),
-                **{
-                    key: _encrypted(values[f"{PROJECT}:{key}"])
-                    for key in SECRET_KEYS
-                    if values.get(f"{PROJECT}:{key}") is not None
-                },
-            },
+            settings.secret_keys, {**dict.fromkeys(settings.secret_keys, True), **set_in_file}
         )
     except pulumi.RunError as error:
         raise PlanError(str(error)) from None

@@ -55,7 +55,10 @@ NODE_GROUP_TYPE: Final = "aws:eks/nodeGroup:NodeGroup"
 LAUNCH_TEMPLATE_TYPE: Final = "aws:ec2/launchTemplate:LaunchTemplate"
 DEPLOY_KEY_TYPE: Final = "github:index/repositoryDeployKey:RepositoryDeployKey"
 # What losing by accident would lose data or the cluster itself; everything else can be re-created.
-STATEFUL_TYPES: Final = (CLUSTER_TYPE, KMS_KEY_TYPE, NODE_GROUP_TYPE)
+# Not the node group: its nodes hold no state (volumes are EBS, images are pulled again), a change
+# EKS can only make by replacement rolls it to a new group, and a protected old group could not be
+# deleted at the end of that roll (the engine refuses to delete a protected resource).
+STATEFUL_TYPES: Final = (CLUSTER_TYPE, KMS_KEY_TYPE)
 
 # Provider default tags reach only what Pulumi creates itself; the instances, volumes and network
 # interfaces a node group launches carry the tags of its launch template's tag specifications,
@@ -172,8 +175,8 @@ def _config_findings(settings: StackConfig) -> list[Violation]:
             Violation(
                 "protect-stateful",
                 f"{key}.protect",
-                "is false, so one `pulumi destroy` or replacement deletes the cluster, its "
-                "secrets key and its nodes",
+                "is false, so one `pulumi destroy` or replacement deletes the cluster and its "
+                "secrets key",
                 "set protect: true",
             )
         )

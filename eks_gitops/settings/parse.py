@@ -26,17 +26,19 @@ from eks_gitops.settings.model import (
     KNOWN_KEYS,
     MAX_ZONES,
     MISSING,
+    NOTIFICATION_SECRET_KEYS,
     OPERATOR_INSTALLER,
     PATCH_TARGET_KEYS,
     PROJECT,
     REQUIRED_FLUX_COMPONENTS,
-    SECRET_KEYS,
     SUPPORTED_KUBERNETES_VERSIONS,
     TOOLKIT_INSTALLERS,
+    AppSecretConfig,
     ClusterConfig,
     ConfigError,
     ControllerPatch,
     DeployKeyConfig,
+    EcrConfig,
     ExistingNetwork,
     GitHubAppConfig,
     GitHubConfig,
@@ -47,6 +49,7 @@ from eks_gitops.settings.model import (
     OperatorConfig,
     PolicyConfig,
     SecretSettings,
+    SopsConfig,
     StackConfig,
     SyncConfig,
     ToolkitConfig,
@@ -78,6 +81,16 @@ _AWS_ID = {
 _ACM_CERTIFICATE_ARN = re.compile(
     r"^arn:aws[a-z-]*:acm:(?P<region>[a-z0-9-]+):\d{12}:certificate/[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$"
 )
+_KMS_KEY_ARN = re.compile(
+    r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/(mrk-[0-9a-f]{32}|[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12})$"
+)
+# Kubernetes object names (DNS subdomains) and Secret data keys.
+_DNS_SUBDOMAIN = re.compile(
+    r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+)
+_SECRET_DATA_KEY = re.compile(r"^[-._a-zA-Z0-9]{1,253}$")
+# A stack setting's name as `pulumi config set` takes it, without the `project:` prefix.
+_CONFIG_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
 _KNOWN_HOST_KEY = re.compile(
     r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521) [A-Za-z0-9+/]+={0,2}$"
@@ -822,14 +835,117 @@ def _parse_notifications(section: _Section, toolkit: ToolkitConfig) -> Notificat
     return NotificationsConfig(commit_statuses, app)
 
 
+def _parse_app_secrets(section: _Section, toolkit: ToolkitConfig) -> tuple[AppSecretConfig, ...]:
+    """`appSecrets`: Secret name -> {namespace, keys: {data key -> secret stack setting}}."""
+    secrets = []
+    for name in sorted(section.raw):
+        _check(
+            bool(_DNS_SUBDOMAIN.match(name)),
+            section.path(name),
+            section.raw[name],
+            "entries named by a Kubernetes Secret name (lowercase letters, digits, - and .)",
+        )
+        entry = section.section(name)
+        # The sync waits for these Secrets, and no namespace but the toolkit's exists before Flux's
+        # first sync creates the others: a Secret elsewhere could never be created in time.
+        namespace = entry.value("namespace", str, toolkit.namespace)
+        _check(
+            namespace == toolkit.namespace,
+            entry.path("namespace"),
+            namespace,
+            f"{toolkit.namespace}, the toolkit namespace (the only one there before the first "
+            "sync); HelmReleases read it with valuesFrom from there",
+        )
+        keys = entry.section("keys")
+        _check(bool(keys.raw), keys.key, dict(keys.raw), "at least one data key")
+        settings: dict[str, str] = {}
+        for data_key in sorted(keys.raw):
+            setting = keys.value(data_key, str)
+            _check(
+                bool(_SECRET_DATA_KEY.match(data_key)),
+                keys.path(data_key),
+                setting,
+                "Secret data keys of letters, digits, -, _ and .",
+            )
+            _check(
+                setting not in NOTIFICATION_SECRET_KEYS,
+                keys.path(data_key),
+                setting,
+                "a setting of its own: the commit-status credential is no application's",
+            )
+            _check(
+                bool(_CONFIG_KEY.match(setting)) and setting not in KNOWN_KEYS,
+                keys.path(data_key),
+                setting,
+                "the name of a secret stack setting (pulumi config set --secret NAME), "
+                "not one of the program's own keys",
+            )
+            settings[data_key] = setting
+        keys.finish()
+        entry.finish()
+        secrets.append(AppSecretConfig(name, namespace, settings))
+    section.finish()
+    return tuple(secrets)
+
+
+def app_secret_settings(raw: object) -> frozenset[str]:
+    """The secret stack settings an `appSecrets` value names, read leniently: the unknown-key check
+    runs before the section itself is validated, and must not call them typos."""
+    if not isinstance(raw, Mapping):
+        return frozenset()
+    return frozenset(
+        setting
+        for entry in raw.values()
+        if isinstance(entry, Mapping) and isinstance(entry.get("keys"), Mapping)
+        for setting in entry["keys"].values()
+        if isinstance(setting, str)
+    )
+
+
+def _parse_sops(section: _Section) -> SopsConfig:
+    enabled = section.value("enabled", bool, False)
+    key_arn = section.value("keyArn", str, "") or None
+    if key_arn is not None:
+        # IAM matches a KMS key by its key ARN: an alias ARN in a policy's Resource grants nothing.
+        _check(
+            bool(_KMS_KEY_ARN.match(key_arn)),
+            section.path("keyArn"),
+            key_arn,
+            "a KMS key ARN such as arn:aws:kms:eu-west-1:123456789012:key/"
+            "1234abcd-12ab-34cd-56ef-1234567890ab (not an alias)",
+        )
+        _check(
+            enabled,
+            section.path("keyArn"),
+            key_arn,
+            "a key only together with enabled: true",
+        )
+    section.finish()
+    return SopsConfig(enabled, key_arn)
+
+
+def _parse_secrets(section: _Section) -> SopsConfig:
+    sops = _parse_sops(section.section("sops"))
+    section.finish()
+    return sops
+
+
+def _parse_ecr(section: _Section) -> EcrConfig:
+    enabled = section.value("enabled", bool, False)
+    section.finish()
+    return EcrConfig(enabled)
+
+
 def parse_stack_config(
     raw: Mapping[str, object], stack: str, environments: Environments | None = None
 ) -> StackConfig:
     """Validate the raw stack settings (keys as in the stack file, values JSON-decoded) of a stack
     of `environments` (by default the project's environments.yaml)."""
     prefix = f"{PROJECT}:"
+    named_secrets = app_secret_settings(raw.get(f"{prefix}appSecrets"))
     for key in sorted(raw):
-        if key.startswith(prefix) and key[len(prefix) :] not in KNOWN_KEYS:
+        name = key[len(prefix) :]
+        if key.startswith(prefix) and name not in KNOWN_KEYS and name not in named_secrets:
             raise ConfigError(key, raw[key], _known_keys(key, [prefix + k for k in KNOWN_KEYS]))
 
     def get(key: str) -> object:
@@ -891,15 +1007,24 @@ def parse_stack_config(
         notifications=_parse_notifications(
             _Section(f"{prefix}notifications", get("notifications")), toolkit
         ),
+        app_secrets=_parse_app_secrets(_Section(f"{prefix}appSecrets", get("appSecrets")), toolkit),
+        sops=_parse_secrets(_Section(f"{prefix}secrets", get("secrets"))),
+        ecr=_parse_ecr(_Section(f"{prefix}ecr", get("ecr"))),
         tags={"project": PROJECT, "stack": stack, "environment": known.name},
     )
+
+
+def secret_setting_names(settings: StackConfig) -> frozenset[str]:
+    """The settings that hold credentials whenever they are set: those the stack needs, and the
+    program's own secret settings, needed or not (a leftover one is refused, in clear or not)."""
+    return frozenset((*settings.secret_keys, *NOTIFICATION_SECRET_KEYS))
 
 
 def check_secrets(needed: Sequence[str], present: Mapping[str, bool]) -> None:
     """Refuse the secret settings of a stack unless they are exactly the ones it needs, each held
     encrypted (`present`: secret setting set -> whether it is). A credential the stack no longer uses
     must not linger in its file, and one in clear must never reach a resource."""
-    for key in SECRET_KEYS:
+    for key in dict.fromkeys((*needed, *sorted(present))):
         full_key = f"{PROJECT}:{key}"
         if key not in present:
             _check(
@@ -928,9 +1053,13 @@ def secret_settings(
 ) -> SecretSettings:
     """The stack's credentials, each read (as a Pulumi secret) by its key in the project namespace."""
     return SecretSettings(
-        read("sumologicAccessId"),
-        read("sumologicAccessKey"),
-        next((read(key) for key in settings.notifications.secret_keys), None),
+        app_secrets={
+            secret.name: {data_key: read(key) for data_key, key in secret.keys.items()}
+            for secret in settings.app_secrets
+        },
+        commit_status_credential=next(
+            (read(key) for key in settings.notifications.secret_keys), None
+        ),
     )
 
 

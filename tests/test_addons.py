@@ -150,10 +150,10 @@ def test_stack_files_pin_kube_proxy_to_their_kubernetes_version(stack: str) -> N
 
 
 def test_a_kubernetes_upgrade_without_the_addons_is_refused() -> None:
-    refused = _refusal("prod", lambda section: section.update(kubernetesVersion="1.35"))
+    refused = _refusal("prod", lambda section: section.update(kubernetesVersion="1.36"))
     assert refused.key == "eks-gitops:cluster.addons"
     assert "kube-proxy" in str(refused)
-    assert "kubernetesVersion 1.35" in str(refused)
+    assert "kubernetesVersion 1.36" in str(refused)
 
 
 def test_a_kube_proxy_of_another_minor_is_refused() -> None:

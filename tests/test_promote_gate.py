@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from eks_gitops.settings.model import ENVIRONMENTS
-from tests.gitops_support import copy_tree, edit, snapshot
+from tests.gitops_support import align_flux_versions, copy_tree, edit, snapshot
 from tools.paths import REPO_ROOT
 from tools.promote import main
 
@@ -120,6 +120,7 @@ def repo(tmp_path: Path, github: FakeGitHub) -> Repo:
     root = copy_tree(tmp_path / "repo")
     for stack in ENVIRONMENTS:
         shutil.copy(REPO_ROOT / f"Pulumi.{stack}.yaml", root)
+    align_flux_versions(root, "dev", like="qa")
     git(root, "init", "-q", "-b", "main")
     base = commit(root, "base")
     edit(root / "Pulumi.dev.yaml", "    version: v2.9.4\n", "    version: v2.10.0\n")

@@ -36,9 +36,9 @@ from typing import Any
 
 import pytest
 
-from eks_gitops.settings.model import SUPPORTED_KUBERNETES_VERSIONS
 from tests.conftest import ENVIRONMENTS, FLUX_V285, repo_plan, stack_document
 from tests.graph_support import Graph, Node, graph_of
+from tools.offline.outputs import MOCK_ADDON_VERSIONS
 from tools.plan import Plan
 
 EKS_CLUSTER = "aws:eks/cluster:Cluster"
@@ -123,15 +123,21 @@ def plan_with(plan_edited: Callable[..., Plan]) -> Callable[..., Graph]:
     return run
 
 
+def _next_minor(version: str) -> str:
+    major, minor = version.split(".")
+    return f"{major}.{int(minor) + 1}"
+
+
 def _upgraded(bumped: str) -> Callable[[dict[str, Any]], None]:
-    """The change an upgrade is: the Kubernetes version and, with it, every add-on's version."""
+    """The change an upgrade is: the Kubernetes version and, with it, every add-on's version, to
+    the versions the (mock) EKS API installs by default on the new one: the program refuses add-on
+    versions EKS does not offer for the cluster's Kubernetes version."""
 
     def edit(document: dict[str, Any]) -> None:
         section = document["config"]["eks-gitops:cluster"]
         section["kubernetesVersion"] = bumped
         section["addons"] = {
-            name: f"v{bumped}.0-eksbuild.1" if name == "kube-proxy" else f"{version}9"
-            for name, version in section["addons"].items()
+            name: MOCK_ADDON_VERSIONS[bumped][name][0] for name in section["addons"]
         }
 
     return edit
@@ -142,7 +148,7 @@ def test_kubernetes_version_bump_updates_cluster_nodes_and_addons_in_place(
     stack: str, plan_edited: Callable[..., Plan]
 ) -> None:
     current = stack_document(stack)["config"]["eks-gitops:cluster"]["kubernetesVersion"]
-    bumped = SUPPORTED_KUBERNETES_VERSIONS[SUPPORTED_KUBERNETES_VERSIONS.index(current) + 1]
+    bumped = _next_minor(current)
     before = graph_of(repo_plan(stack))
     after = graph_of(plan_edited(stack, _upgraded(bumped)))
     assert replacements(before, after) == []

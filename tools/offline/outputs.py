@@ -14,7 +14,7 @@ from pulumi.runtime import mocks as pulumi_mocks
 from eks_gitops.flux.install import kubernetes_type_token
 from eks_gitops.flux.kinds import api_version
 from tools.offline.keys import cluster_ca_certificate, digest, hex_digest, tls_private_key_outputs
-from tools.offline.wire import SECRET_SIG, SECRET_SIG_KEY, unwrap
+from tools.offline.wire import SECRET_SIG, SECRET_SIG_KEY, string_leaves, unwrap
 
 ACCOUNT_ID = "123456789012"
 
@@ -440,6 +440,9 @@ _OUTPUTS: dict[str, Callable[[_Declared], _Generated]] = {
 }
 
 
+MADE_UP_MIN_LENGTH = 8
+
+
 class RecordingMocks(pulumi.runtime.Mocks):
     """Outputs shaped like the real providers' for the types this program declares; any other
     type gets an id and its inputs back, as a provider with no computed outputs would give."""
@@ -449,6 +452,18 @@ class RecordingMocks(pulumi.runtime.Mocks):
         self.stack = stack
         # (namespace, name) of each GitRepository -> its artifact revision, for the Kustomizations.
         self.git_revisions: dict[tuple[str, str], str] = {}
+        self.made_up: set[str] = set()
+        """Every id and output string the mock invented (not one the resource was declared with),
+        so a plan can tell a reader which values are not real."""
+
+    def _invented(self, declared: _Declared, resource_id: str, outputs: dict[str, Any]) -> None:
+        given = string_leaves(declared.inputs)
+        # Short strings (`ACTIVE`, `eks.12`) would match inside genuine values by accident.
+        self.made_up |= {
+            leaf
+            for leaf in string_leaves([resource_id, outputs]) - given
+            if len(leaf) >= MADE_UP_MIN_LENGTH
+        }
 
     def new_resource(
         self, args: pulumi_mocks.MockResourceArgs
@@ -465,11 +480,14 @@ class RecordingMocks(pulumi.runtime.Mocks):
         if generate is None and args.typ.startswith("kubernetes:"):
             generate = _kubernetes_object
         if generate is None:
-            return f"{args.name}-{declared.token[:8]}", dict(args.inputs)
+            resource_id = f"{args.name}-{declared.token[:8]}"
+            self._invented(declared, resource_id, {})
+            return resource_id, dict(args.inputs)
         resource_id, outputs = generate(declared)
         status = _flux_status(declared, self.git_revisions)
         if status is not None:
             outputs["status"] = status
+        self._invented(declared, resource_id, outputs)
         return resource_id, {**args.inputs, **outputs}
 
     def call(self, args: pulumi_mocks.MockCallArgs) -> dict[str, Any]:  # type: ignore[override]

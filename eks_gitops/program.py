@@ -16,6 +16,8 @@ from eks_gitops import policy
 from eks_gitops.aws.cluster import Cluster, ClusterArgs
 from eks_gitops.aws.flux_identity import FluxIdentity, FluxIdentityArgs
 from eks_gitops.aws.network import Network, NetworkArgs
+from eks_gitops.aws.storage import DefaultStorageClass, DefaultStorageClassArgs
+from eks_gitops.aws.versions import reported_versions
 from eks_gitops.credentials import AppCredentials, AppCredentialsArgs, AppSecret
 from eks_gitops.flux.commit_status import CommitStatus, CommitStatusArgs, GitHubApp
 from eks_gitops.flux.instance import InstanceArgs
@@ -36,6 +38,7 @@ from eks_gitops.flux.webhook import Exposure, Webhook, WebhookArgs
 from eks_gitops.github.deploy_key import DeployKey, DeployKeyArgs, deploy_key_title
 from eks_gitops.github.provider import github_provider
 from eks_gitops.github.repository import Repository, RepositoryArgs
+from eks_gitops.policy.support import enforce_support
 from eks_gitops.settings.load import load
 from eks_gitops.settings.model import (
     HAND_OVER_KEY,
@@ -181,6 +184,11 @@ def declare(
     github_provider_ = github_provider("github", owner=github.owner, base_url=github.api_url)
     # Default providers are disabled (Pulumi.yaml); TLS and random need no configuration, only a name.
     tls_provider = tls.Provider("tls")
+    # The versions the stack pins, judged by what EKS reports today, before anything else is declared.
+    enforce_support(
+        settings,
+        *reported_versions(settings.cluster, pulumi.InvokeOptions(provider=aws_provider)),
+    )
 
     network = Network(
         "network",
@@ -221,6 +229,13 @@ def declare(
     )
     identities = [flux_identity] if flux_identity else []
     on_cluster = pulumi.ResourceOptions(providers=[cluster.kubernetes_provider])
+    storage = DefaultStorageClass(
+        "storage",
+        DefaultStorageClassArgs(),
+        pulumi.ResourceOptions.merge(
+            on_cluster, pulumi.ResourceOptions(depends_on=[cluster.storage_driver])
+        ),
+    )
     toolkit = _toolkit(
         settings,
         manifest,
@@ -315,6 +330,11 @@ def declare(
                     deploy_key,
                     credentials,
                     *([commit_status] if commit_status else []),
+                    # A claim without storageClassName needs the default class to be bound; and on
+                    # destroy, what Flux prunes (volumes among it) goes while the storage driver and
+                    # everything workloads authenticate with still work.
+                    storage,
+                    *cluster.workload_identity,
                 ]
             ),
         ),

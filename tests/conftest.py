@@ -27,6 +27,26 @@ FLUX_V285 = FLUX_FIXTURES / "install-v2.8.5.yaml"
 # Shaped like the Flux Operator v0.61.0 release's install.yaml; plans of stacks on the manifests
 # installer ignore it.
 OPERATOR_V0610 = REPO_ROOT / "tests" / "fixtures" / "flux-operator" / "install-v0.61.0.yaml"
+FLUX_V295 = FLUX_FIXTURES / "install-v2.9.5.yaml"
+
+
+class _StackVersion:
+    """Default for a plan's manifest: the fixture of the Flux version the stack file pins."""
+
+
+STACK_VERSION: Any = _StackVersion()
+
+
+def flux_fixture(version: str) -> Path:
+    """The install-manifest fixture shaped like Flux release `version`."""
+    path = FLUX_FIXTURES / f"install-{version}.yaml"
+    assert path.is_file(), f"no Flux fixture for {version}"
+    return path
+
+
+def _toolkit_version(document: dict[str, Any]) -> str:
+    version: str = document["config"]["eks-gitops:toolkit"]["version"]
+    return version
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -42,8 +62,11 @@ def _cached_plan(stack: str, flux_manifests: Path | None) -> Plan:
     return plan_stack(stack, flux_manifests=flux_manifests, operator_manifests=OPERATOR_V0610)
 
 
-def repo_plan(stack: str, flux_manifests: Path | None = FLUX_V294) -> Plan:
-    """The plan of a stack file in the repository (computed once per session; do not mutate)."""
+def repo_plan(stack: str, flux_manifests: Path | None = STACK_VERSION) -> Plan:
+    """The plan of a stack file in the repository (computed once per session; do not mutate), with
+    the fixture of the Flux version the stack pins unless told otherwise."""
+    if flux_manifests is STACK_VERSION:
+        flux_manifests = flux_fixture(_toolkit_version(stack_document(stack)))
     return _cached_plan(stack, flux_manifests)
 
 
@@ -101,17 +124,20 @@ def write_stack(project_dir: Path, stack: str, document: dict[str, Any]) -> None
 
 @pytest.fixture
 def plan_edited(project_copy: Path) -> Callable[..., Plan]:
-    """plan_edited(stack, edit, name=...) plans `stack`'s file after `edit(document)` changed it."""
+    """plan_edited(stack, edit, name=...) plans `stack`'s file after `edit(document)` changed it,
+    with the fixture of the Flux version the edited file pins unless told otherwise."""
 
     def run(
         stack: str,
         edit: Callable[[dict[str, Any]], None],
         *,
         name: str | None = None,
-        flux_manifests: Path | None = FLUX_V294,
+        flux_manifests: Path | None = STACK_VERSION,
     ) -> Plan:
         document = stack_document(stack)
         edit(document)
+        if flux_manifests is STACK_VERSION:
+            flux_manifests = flux_fixture(_toolkit_version(document))
         target = name or stack
         write_stack(project_copy, target, document)
         return plan_stack(

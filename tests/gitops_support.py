@@ -65,6 +65,18 @@ def edit(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new))
 
 
+def flux_version(stack_file: Path) -> str:
+    version: str = yaml.safe_load(stack_file.read_text())["config"]["eks-gitops:toolkit"]["version"]
+    return version
+
+
+def align_flux_versions(root: Path, stack: str, like: str) -> None:
+    """Give `stack` the Flux version `like` pins, so a promotion test starts from stacks that differ
+    only where the test makes them differ (the committed dev may be a release ahead of qa)."""
+    path, wanted = root / f"Pulumi.{stack}.yaml", flux_version(root / f"Pulumi.{like}.yaml")
+    edit(path, f"    version: {flux_version(path)}\n", f"    version: {wanted}\n")
+
+
 def env_file(text: str) -> dict[str, str]:
     return dict(
         line.split("=", 1)

@@ -74,7 +74,8 @@ def test_addons_keep_their_workloads_when_the_stack_is_torn_down(stack: str) -> 
     # `preserve` is sent on DeleteAddon only (terraform-provider-aws addon.go, resourceAddonDelete):
     # the CNI, kube-proxy, DNS and CSI controller keep running while `pulumi destroy` deletes the
     # Flux objects, whose finalizers need pods that reach the API server. With it, the destroy
-    # order of tests/test_teardown.py needs no edge to the add-ons.
+    # order of tests/test_teardown.py needs no edge to the add-ons for their workloads; it has one
+    # to the EBS CSI driver for its IAM role, which `preserve` does not keep.
     for name, addon in _addons(repo_plan(stack)).items():
         assert addon.plain_inputs["preserve"] is True, name
 
@@ -156,10 +157,10 @@ def test_stack_files_pin_kube_proxy_to_their_kubernetes_version(stack: str) -> N
 
 
 def test_a_kubernetes_upgrade_without_the_addons_is_refused() -> None:
-    refused = _refusal("prod", lambda section: section.update(kubernetesVersion="1.35"))
+    refused = _refusal("prod", lambda section: section.update(kubernetesVersion="1.36"))
     assert refused.key == "eks-gitops:cluster.addons"
     assert "kube-proxy" in str(refused)
-    assert "kubernetesVersion 1.35" in str(refused)
+    assert "kubernetesVersion 1.36" in str(refused)
 
 
 def test_a_kube_proxy_of_another_minor_is_refused() -> None:

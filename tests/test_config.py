@@ -27,6 +27,7 @@ def minimal() -> Raw:
         "eks-gitops:network": {"availabilityZones": ["eu-west-1a", "eu-west-1b"]},
         "eks-gitops:cluster": {
             "kubernetesVersion": "1.35",
+            "supportType": "STANDARD",
             "deployerRoleArn": "arn:aws:iam::123456789012:role/platform-deployer",
             "privateAccessCidrs": ["10.100.8.0/24"],
             "nodes": {"instanceTypes": ["t3.large"], "minSize": 1, "desiredSize": 1, "maxSize": 2},

@@ -18,7 +18,7 @@ import yaml
 from eks_gitops.program import flux_manifest
 from eks_gitops.settings.model import MANIFESTS_SHA256_KEY, ConfigError, StackConfig
 from eks_gitops.settings.parse import parse_stack_config
-from tests.conftest import ENVIRONMENTS, FLUX_V294, repo_plan, stack_document
+from tests.conftest import ENVIRONMENTS, FLUX_V294, flux_fixture, repo_plan, stack_document
 from tools import pin_flux
 from tools.paths import REPO_ROOT
 from tools.plan import Plan, summary, write_plan
@@ -120,7 +120,7 @@ def test_without_a_file_pin_flux_downloads_the_release_once(
 
     monkeypatch.setattr(pin_flux, "download_release_manifest", download)
     assert pin_flux.main(["--stack", "dev", "--project-dir", str(stacks)]) == 0
-    assert versions == ["v2.9.4"]
+    assert versions == [stack_document("dev")["config"]["eks-gitops:toolkit"]["version"]]
     config = yaml.safe_load((stacks / "Pulumi.dev.yaml").read_text())["config"]
     assert config["eks-gitops:toolkit"]["manifestsSha256"] == FAKE_SHA256
 
@@ -201,11 +201,14 @@ def test_the_plan_shows_that_prod_is_not_pinned(tmp_path: Path) -> None:
 def test_the_plan_of_a_pinned_stack_says_nothing_about_pinning(
     plan_edited: Any, tmp_path: Path
 ) -> None:
+    version = stack_document("dev")["config"]["eks-gitops:toolkit"]["version"]
+    digest = hashlib.sha256(flux_fixture(version).read_bytes()).hexdigest()
+
     def pinned(document: dict[str, Any]) -> None:
-        document["config"]["eks-gitops:toolkit"]["manifestsSha256"] = FIXTURE_SHA256
+        document["config"]["eks-gitops:toolkit"]["manifestsSha256"] = digest
 
     plan = plan_edited("dev", pinned)
     assert plan.manifest is not None
-    assert plan.manifest.sha256 == FIXTURE_SHA256
+    assert plan.manifest.sha256 == digest
     assert "NOT pinned" not in summary_of(plan, tmp_path)
     assert not [line for line in plan.run.logs if MANIFESTS_SHA256_KEY in line]

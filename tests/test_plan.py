@@ -20,7 +20,7 @@ from eks_gitops.aws.cluster import (
     render_kubeconfig,
 )
 from eks_gitops.aws.network import plan_subnets
-from tests.conftest import ENVIRONMENTS, FLUX_V294, REPO_ROOT, repo_plan
+from tests.conftest import ENVIRONMENTS, FLUX_V294, REPO_ROOT, repo_plan, stack_document
 from tools.plan import write_plan
 
 REQUIRED_TYPES = {
@@ -160,12 +160,31 @@ def test_every_aws_resource_uses_the_tagging_provider() -> None:
 def test_kubeconfig_and_secrets_are_redacted_in_outputs(tmp_path: Path) -> None:
     target = write_plan(repo_plan("dev"), tmp_path)
     outputs = json.loads((target / "outputs.json").read_text())
-    assert outputs["kubeconfig"] == "[secret]"
-    assert outputs["endpoint"].startswith("https://")
-    assert outputs["endpoint"].endswith(".eks.amazonaws.com")
+    assert outputs["kubeconfig"] == {"offline": "[secret]"}
+    assert outputs["endpoint"]["offline"].startswith("https://")
+    assert outputs["endpoint"]["offline"].endswith(".eks.amazonaws.com")
     for document in yaml.safe_load_all((target / "manifests.yaml").read_text()):
         if document["kind"] == "Secret":
             assert set(document["stringData"].values()) == {"[secret]"}
+
+
+@pytest.mark.parametrize("stack", ENVIRONMENTS)
+def test_outputs_json_marks_what_the_offline_engine_made_up(stack: str, tmp_path: Path) -> None:
+    plan = repo_plan(stack)
+    outputs = json.loads((write_plan(plan, tmp_path) / "outputs.json").read_text())
+    # Ids, ARNs, endpoints, keys and revisions come from the mock engine: a reader must not take
+    # them for the real ones. The kubeconfig names the made-up endpoint, so it is marked too.
+    made_up = {"endpoint", "kubeconfig", "oidcProviderArn", "nodeRoleArn", "deployKeyPublicKey"}
+    made_up |= {"syncedRevision"} | ({"webhookUrl"} if "webhookUrl" in outputs else set())
+    if plan.settings.sops.enabled:
+        made_up |= {"sopsKeyArn", "kustomizeControllerRoleArn"}
+    for name in made_up:
+        assert set(outputs[name]) == {"offline"}, name
+        assert outputs[name]["offline"] == plan.outputs()[name], name
+    # What the stack file decides is shown as it is.
+    assert outputs["clusterName"] == stack_document(stack)["config"]["eks-gitops:cluster"]["name"]
+    assert outputs["syncPath"] == plan.outputs()["syncPath"]
+    assert set(outputs) == made_up | {"clusterName", "syncPath"}
 
 
 def test_kubeconfig_authenticates_with_aws_eks_get_token() -> None:

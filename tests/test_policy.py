@@ -22,6 +22,7 @@ from eks_gitops.policy import (
     DEPLOY_KEY_TYPE,
     KMS_KEY_TYPE,
     LAUNCH_TEMPLATE_TYPE,
+    LOG_GROUP_TYPE,
     NODE_GROUP_TYPE,
     POLICY_RULES,
     STATEFUL_TYPES,
@@ -294,6 +295,7 @@ GOOD_RESOURCES = [
         {"vpcConfig": {"endpointPublicAccess": False}, "enabledClusterLogTypes": ["audit"]},
     ),
     resource(KMS_KEY_TYPE),
+    resource(LOG_GROUP_TYPE, {"retentionInDays": 365.0}),
     # Not stateful: a roll to a new group must be able to delete the old one.
     resource(NODE_GROUP_TYPE, {"scalingConfig": {"minSize": 3.0}}, protect=False),
     resource(

@@ -14,6 +14,7 @@ import yaml
 from eks_gitops.settings.model import EKS_ADDONS
 from tests.gitops_support import (
     CLUSTERS,
+    align_flux_versions,
     commit,
     copy_project,
     edit,
@@ -36,6 +37,7 @@ NEWER = "999.1.0"
 def root(tmp_path: Path) -> Path:
     """A copy where dev and qa differ only in dev's newer prometheus-operator version."""
     root = copy_project(tmp_path)
+    align_flux_versions(root, "dev", like="qa")
     qa_pins = env_file((root / CLUSTERS / "qa/versions.env").read_text())
     dev = root / CLUSTERS / "dev/versions.env"
     for key, value in qa_pins.items():
@@ -162,10 +164,23 @@ def test_unverified_moves_a_new_flux_version_and_nothing_environment_specific(
     assert "qa: eks-gitops:toolkit.version v2.9.4 -> v2.10.0" in captured.out
 
 
+# The pins prod had before it was promoted to qa's 1.35.
+PROD_ON_1_34 = {
+    'kubernetesVersion: "1.35"': 'kubernetesVersion: "1.34"',
+    "vpc-cni: v1.21.1-eksbuild.3": "vpc-cni: v1.20.4-eksbuild.2",
+    "kube-proxy: v1.35.0-eksbuild.2": "kube-proxy: v1.34.0-eksbuild.2",
+    "coredns: v1.13.2-eksbuild.1": "coredns: v1.12.3-eksbuild.1",
+    "aws-ebs-csi-driver: v1.55.0-eksbuild.1": "aws-ebs-csi-driver: v1.54.0-eksbuild.1",
+    "eks-pod-identity-agent: v1.3.10-eksbuild.2": "eks-pod-identity-agent: v1.3.9-eksbuild.3",
+}
+
+
 def test_kubernetes_and_addon_versions_move_together(root: Path) -> None:
-    # qa runs 1.35 and prod 1.34 in the stack files as committed; prod's region, zones, sizes,
-    # protection and branch are its own.
+    # qa runs 1.35 and prod, put back here, 1.34; prod's region, zones, sizes, protection and branch
+    # are its own.
     prod_file = root / "Pulumi.prod.yaml"
+    for new, old in PROD_ON_1_34.items():
+        edit(prod_file, new, old)
     prod_before = prod_file.read_text()
     qa = yaml.safe_load((root / "Pulumi.qa.yaml").read_text())["config"]["eks-gitops:cluster"]
 

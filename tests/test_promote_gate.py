@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.gitops_support import commit, copy_project, edit, git, snapshot
+from tests.gitops_support import align_flux_versions, commit, copy_project, edit, git, snapshot
 from tools.paths import REPO_ROOT
 from tools.promotion.command import main
 
@@ -105,6 +105,7 @@ class Repo:
 @pytest.fixture
 def repo(tmp_path: Path, github: FakeGitHub) -> Repo:
     root = copy_project(tmp_path / "repo")
+    align_flux_versions(root, "dev", like="qa")
     git(root, "init", "-q", "-b", "main")
     base = commit(root, "base")
     edit(root / "Pulumi.dev.yaml", "    version: v2.9.4\n", "    version: v2.10.0\n")

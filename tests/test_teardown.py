@@ -33,6 +33,12 @@ CRD = "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition"
 NAMESPACE = "kubernetes:core/v1:Namespace"
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
 EKS_CLUSTER = "aws:eks/cluster:Cluster"
+ADDON = "aws:eks/addon:Addon"
+ROLE = "aws:iam/role:Role"
+ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
+OIDC_PROVIDER = "aws:iam/openIdConnectProvider:OpenIdConnectProvider"
+EBS_CSI_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"
+STORAGE_CLASS = "kubernetes:storage.k8s.io/v1:StorageClass"
 VPC = "aws:ec2/vpc:Vpc"
 SUBNET = "aws:ec2/subnet:Subnet"
 NETWORK = (
@@ -54,12 +60,22 @@ def load_balancers(graph: Graph) -> list[Node]:
     return [n for n in graph.of_type(SERVICE) if n.inputs["spec"].get("type") == "LoadBalancer"]
 
 
+def storage_credentials(graph: Graph) -> list[Node]:
+    """What the EBS CSI controller works with: its add-on, its IAM role and that role's policy
+    attachment, and the OIDC provider the role trusts (IAM roles for service accounts)."""
+    [addon] = [n for n in graph.of_type(ADDON) if n.inputs["addonName"] == "aws-ebs-csi-driver"]
+    [role] = [n for n in graph.of_type(ROLE) if n.urn in addon.depends_on]
+    attachments = [n for n in graph.of_type(ATTACHMENT) if n.inputs["policyArn"] == EBS_CSI_POLICY]
+    return [addon, role, *attachments, *graph.of_type(OIDC_PROVIDER)]
+
+
 def teardown_violations(graph: Graph) -> list[str]:
     """Every pair the destroy could take in the wrong order, as 'A must go before B'."""
     # notification-controller holds a finalizer on each Receiver until it sees the deletion
     # (fluxcd/notification-controller internal/controller/receiver_controller.go, Reconcile:
     # AddFinalizer, RemoveFinalizer once DeletionTimestamp is set), like the sync objects' own.
-    sync = graph.of_type(GIT_REPOSITORY) + graph.of_type(KUSTOMIZATION) + graph.of_type(RECEIVER)
+    bootstrap = graph.of_type(GIT_REPOSITORY) + graph.of_type(KUSTOMIZATION)
+    sync = bootstrap + graph.of_type(RECEIVER)
     controllers = graph.of_type(DEPLOYMENT)
     foundations = graph.of_type(CRD) + graph.of_type(NAMESPACE)
     infrastructure = graph.of_type(NODE_GROUP) + graph.of_type(EKS_CLUSTER)
@@ -83,6 +99,12 @@ def teardown_violations(graph: Graph) -> list[str]:
         # Flux's uninstall of a chart removes its load balancer, whose interfaces sit in the
         # subnets and need the internet gateway's routes until then.
         *((s, n) for s in sync for n in network),
+        # Pruning deletes the PersistentVolumeClaims Flux applied; with reclaimPolicy Delete the EBS
+        # CSI controller then detaches and deletes each volume (ec2:DetachVolume, ec2:DeleteVolume
+        # in AmazonEBSCSIDriverPolicy) with credentials it gets through its role, which trusts the
+        # cluster's OIDC provider (https://docs.aws.amazon.com/eks/latest/userguide/csi-iam-role.html).
+        # Take any of them away while Flux prunes for up to sync.timeout and the volumes stay behind.
+        *((s, c) for s in bootstrap for c in storage_credentials(graph)),
         # A LoadBalancer Service carries service.kubernetes.io/load-balancer-cleanup until the cloud
         # provider has deleted its load balancer (KEP-980, kubernetes/enhancements
         # keps/sig-network/980-load-balancer-finalizer; k8s.io/cloud-provider
@@ -121,8 +143,10 @@ def test_destroy_order_releases_finalizers_before_their_controllers_and_the_clus
         NODE_GROUP,
         EKS_CLUSTER,
         *NETWORK,
+        OIDC_PROVIDER,
     ):
         assert graph.of_type(type_token), type_token
+    assert len(storage_credentials(graph)) == 4
     assert teardown_violations(graph) == []
 
 
@@ -203,15 +227,45 @@ def test_a_graph_missing_the_sync_to_controller_edges_is_caught() -> None:
     ]
 
 
-def test_a_namespace_not_tied_to_the_node_group_is_caught() -> None:
+def test_a_sync_not_tied_to_what_the_storage_driver_authenticates_with_is_caught() -> None:
     graph = graph_of(repo_plan("dev"))
+    component = graph.find(SYNC_COMPONENT, "sync")
+    credentials = storage_credentials(graph)
+    sync = graph.of_type(GIT_REPOSITORY) + graph.of_type(KUSTOMIZATION)
+    # The sync reaches them through its own edges and through the default StorageClass, which
+    # follows the driver: both have to go. (A dependency on a component is recorded as one on the
+    # resources in it.)
+    [storage_class] = graph.of_type(STORAGE_CLASS)
+    broken = graph.without_edge(component.urn, storage_class.urn)
+    for credential in credentials:
+        broken = broken.without_edge(component.urn, credential.urn)
+    assert teardown_violations(broken) == [
+        f"{node.type}::{node.name} must be deleted before {credential.type}::{credential.name}"
+        for node in sync
+        for credential in credentials
+    ]
+
+
+@pytest.mark.parametrize("stack", ["dev", "qa"])
+def test_a_namespace_not_tied_to_the_node_group_is_caught(stack: str) -> None:
+    # dev on the operator installer (fewer toolkit objects: the operator's), qa on manifests.
+    graph = graph_of(repo_plan(stack))
     toolkit = graph.find(TOOLKIT_COMPONENT, "toolkit")
     node_group = graph.of_type(NODE_GROUP)[0]
     broken = graph.without_edge(toolkit.urn, node_group.urn)
     violations = teardown_violations(broken)
-    # Every Kubernetes object loses its place before the nodes, and what outlived the network only
-    # through the nodes loses that too.
-    for node in kubernetes_objects(graph):
+    # Every Kubernetes object that follows the nodes only through the toolkit loses its place
+    # before them, and what outlived the network only through the nodes loses that too. (The
+    # default StorageClass and the sync objects keep it through the EBS CSI add-on, which runs on
+    # the nodes.)
+    [addon] = storage_credentials(graph)[:1]
+    through_toolkit = [
+        n
+        for n in kubernetes_objects(graph)
+        if graph.reaches(n.urn, toolkit.urn) and not graph.reaches(n.urn, addon.urn)
+    ]
+    assert len(through_toolkit) > 10
+    for node in through_toolkit:
         assert (
             f"{node.type}::{node.name} must be deleted before {NODE_GROUP}::{node_group.name}"
             in (violations)

@@ -34,9 +34,10 @@ from typing import Any
 
 import pytest
 
-from eks_gitops.settings.model import EKS_ADDONS, SUPPORTED_KUBERNETES_VERSIONS
+from eks_gitops.settings.model import EKS_ADDONS
 from tests.conftest import ENVIRONMENTS, FLUX_V285, MANIFESTS_STACKS, repo_plan, stack_document
 from tests.graph_support import Graph, Node, graph_of
+from tools.offline.outputs import MOCK_ADDON_VERSIONS
 from tools.plan import Plan
 
 EKS_CLUSTER = "aws:eks/cluster:Cluster"
@@ -121,15 +122,21 @@ def plan_with(plan_edited: Callable[..., Plan]) -> Callable[..., Graph]:
     return run
 
 
+def _next_minor(version: str) -> str:
+    major, minor = version.split(".")
+    return f"{major}.{int(minor) + 1}"
+
+
 def _upgraded(bumped: str) -> Callable[[dict[str, Any]], None]:
-    """The change an upgrade is: the Kubernetes version and, with it, every add-on's version."""
+    """The change an upgrade is: the Kubernetes version and, with it, every add-on's version, to
+    the versions the (mock) EKS API installs by default on the new one: the program refuses add-on
+    versions EKS does not offer for the cluster's Kubernetes version."""
 
     def edit(document: dict[str, Any]) -> None:
         section = document["config"]["eks-gitops:cluster"]
         section["kubernetesVersion"] = bumped
         section["addons"] = {
-            name: f"v{bumped}.0-eksbuild.1" if name == "kube-proxy" else f"{version}9"
-            for name, version in section["addons"].items()
+            name: MOCK_ADDON_VERSIONS[bumped][name][0] for name in section["addons"]
         }
 
     return edit
@@ -140,7 +147,7 @@ def test_kubernetes_version_bump_updates_cluster_nodes_and_addons_in_place(
     stack: str, plan_edited: Callable[..., Plan]
 ) -> None:
     current = stack_document(stack)["config"]["eks-gitops:cluster"]["kubernetesVersion"]
-    bumped = SUPPORTED_KUBERNETES_VERSIONS[SUPPORTED_KUBERNETES_VERSIONS.index(current) + 1]
+    bumped = _next_minor(current)
     before = graph_of(repo_plan(stack))
     after = graph_of(plan_edited(stack, _upgraded(bumped)))
     assert replacements(before, after) == []
@@ -149,12 +156,15 @@ def test_kubernetes_version_bump_updates_cluster_nodes_and_addons_in_place(
     # The bump did reach both, as in-place version updates.
     assert input_at(before.nodes[cluster.urn].inputs, "version") == current
     assert (cluster.inputs["version"], node_group.inputs["version"]) == (bumped, bumped)
-    # ...and every add-on, same URN, new version.
+    # ...and every add-on, same URN, at the version EKS installs by default on the new one.
     addons = after.of_type(ADDON)
     assert len(addons) == len(EKS_ADDONS)
     for addon in addons:
-        old = before.nodes[addon.urn].inputs["addonVersion"]
-        assert addon.inputs["addonVersion"] != old
+        name = addon.inputs["addonName"]
+        assert addon.inputs["addonVersion"] == MOCK_ADDON_VERSIONS[bumped][name][0]
+    # kube-proxy is built per Kubernetes minor: it cannot stay behind.
+    [kube_proxy] = [a for a in addons if a.inputs["addonName"] == "kube-proxy"]
+    assert kube_proxy.inputs["addonVersion"] != before.nodes[kube_proxy.urn].inputs["addonVersion"]
 
 
 @pytest.mark.parametrize("stack", MANIFESTS_STACKS)
@@ -167,9 +177,11 @@ def test_flux_upgrade_keeps_every_crd_and_the_namespace(
     # The upgrade really changed the toolkit objects (so the comparison above saw a Flux change).
     namespace = before.find(NAMESPACE, "gitops-system")
     assert input_at(namespace.inputs, "metadata.labels")["app.kubernetes.io/version"] == "v2.8.5"
+    pinned = stack_document(stack)["config"]["eks-gitops:toolkit"]["version"]
+    assert pinned != "v2.8.5"
     assert (
         input_at(after.nodes[namespace.urn].inputs, "metadata.labels")["app.kubernetes.io/version"]
-        == "v2.9.4"
+        == pinned
     )
     assert len(before.of_type(CRD)) >= 10
 

@@ -332,7 +332,7 @@ def test_the_plan_files_show_the_token_key_and_the_path_but_not_the_token(
     assert list(schema_validator("Receiver").iter_errors(receiver)) == []
     outputs = json.loads((target / "outputs.json").read_text())
     metadata = parts[RECEIVER].plain_inputs["metadata"]
-    assert outputs["webhookUrl"].endswith(
+    assert outputs["webhookUrl"]["offline"].endswith(
         receiver_path(token, metadata["name"], metadata["namespace"])
     )
     for name in ("resources.json", "manifests.yaml", "outputs.json"):

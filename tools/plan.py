@@ -4,8 +4,10 @@
         [--operator-manifests FILE] [--project-dir DIR]
 
 Writes OUT/STACK/resources.json (every resource, secrets shown as "[secret]"), OUT/STACK/manifests.yaml
-(every Kubernetes object, Secret data redacted) and OUT/STACK/outputs.json (stack outputs, redacted).
-Needs no cloud account, no Pulumi CLI and no network; two runs give byte-identical files.
+(every Kubernetes object, Secret data redacted) and OUT/STACK/outputs.json (stack outputs, redacted;
+a value the offline engine made up, such as an ARN, an endpoint or a revision, is written as
+{"offline": value}). Needs no cloud account, no Pulumi CLI and no network; two runs give
+byte-identical files.
 """
 
 from __future__ import annotations
@@ -54,11 +56,13 @@ from tools.offline.engine import (
     run_program,
 )
 from tools.offline.guardrails import declared_from_graph
-from tools.offline.wire import SECRET_MARK, redact
+from tools.offline.wire import SECRET_MARK, redact, string_leaves
 from tools.paths import REPO_ROOT, stack_filename
 
 # Stack files never hold credentials in clear; the plan stands in for them with marked placeholders.
 PLACEHOLDER_SECRET = "plan-placeholder"
+# outputs.json wraps a value the offline engine made up as {OFFLINE_MARK: value}.
+OFFLINE_MARK = "offline"
 
 
 class PlanError(Exception):
@@ -95,6 +99,22 @@ class Plan:
 
     def outputs(self) -> dict[str, Any]:
         return dict(sorted(redact(self.run.stack_outputs).items()))
+
+    def marked_outputs(self) -> dict[str, Any]:
+        """`outputs()` as outputs.json shows them: each value that holds something the offline
+        engine made up (an id, ARN, endpoint, key or revision; a kubeconfig naming a made-up
+        endpoint) wrapped as {"offline": value}, so nobody takes it for a real one."""
+        made_up = self.run.made_up
+        return {
+            name: {OFFLINE_MARK: value}
+            if any(
+                invented in leaf
+                for leaf in string_leaves(self.run.stack_outputs[name])
+                for invented in made_up
+            )
+            else value
+            for name, value in self.outputs().items()
+        }
 
 
 def _resource_entry(resource: RecordedResource) -> dict[str, Any]:
@@ -301,7 +321,7 @@ def write_plan(plan: Plan, out_dir: Path) -> Path:
     )
     (target / "manifests.yaml").write_text(_dump_yaml(plan.manifests()))
     (target / "outputs.json").write_text(
-        json.dumps(plan.outputs(), indent=2, sort_keys=True) + "\n"
+        json.dumps(plan.marked_outputs(), indent=2, sort_keys=True) + "\n"
     )
     return target
 

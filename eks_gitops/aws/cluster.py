@@ -1,7 +1,7 @@
-"""The EKS cluster: IAM roles, secrets encryption key, control plane, access for the deployer and admin
-roles and for the deployer's network, a managed node group with IMDSv2, the OIDC provider for
-service-account roles, the EKS add-ons, and the Kubernetes provider every Kubernetes resource of the
-program uses."""
+"""The EKS cluster: IAM roles, secrets encryption key, control-plane log group, control plane, access
+for the deployer and admin roles and for the deployer's network, a managed node group with IMDSv2,
+the OIDC provider for service-account roles, the EKS add-ons, and the Kubernetes provider every
+Kubernetes resource of the program uses."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Final, TypeVar, cast
 
 import pulumi
-from pulumi_aws import ec2, eks, iam, kms, vpc
+from pulumi_aws import cloudwatch, ec2, eks, iam, kms, vpc
 from pulumi_kubernetes.provider import Provider as KubernetesProvider
 
 from eks_gitops.aws.network import Network
@@ -215,6 +215,11 @@ def render_kubeconfig(cluster_name: str, endpoint: str, certificate_data: str, r
     )
 
 
+def control_plane_log_group_name(cluster_name: str) -> str:
+    """The log group EKS writes a cluster's control-plane logs to, creating it if it is missing."""
+    return f"/aws/eks/{cluster_name}/cluster"
+
+
 def _oidc_issuer(identities: Sequence[eks.outputs.ClusterIdentity]) -> str:
     issuers = [
         oidc.issuer for identity in identities for oidc in identity.oidcs or () if oidc.issuer
@@ -251,6 +256,13 @@ class Cluster(pulumi.ComponentResource):
     node_group: eks.NodeGroup
     pod_identity_agent: eks.Addon
     """What Pod Identity associations need to hand their roles' credentials to pods."""
+    storage_driver: eks.Addon
+    """The EBS CSI driver add-on: what creates, attaches and deletes the cluster's volumes."""
+    workload_identity: tuple[pulumi.Resource, ...]
+    """Everything a workload in the cluster authenticates to AWS with: the OIDC provider, the
+    service-account roles and their policy attachments, and the add-ons that use them (a Pod
+    Identity association belongs here too). What Flux applies must be deleted while these hold:
+    the EBS CSI controller deletes a pruned claim's volume with its role's permissions."""
 
     def __init__(
         self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None
@@ -286,10 +298,22 @@ class Cluster(pulumi.ComponentResource):
             opts=opts_aws,
         )
 
+        # EKS creates the log group itself on first use: never expiring, untagged, and left behind
+        # (and reused by a re-created cluster) on destroy. Declared first, EKS finds it and writes to
+        # it; the cluster depends on it, so it outlives the cluster on destroy.
+        log_group = cloudwatch.LogGroup(
+            f"{name}-control-plane",
+            name=control_plane_log_group_name(config.name),
+            retention_in_days=config.log_retention_days,
+            kms_key_id=config.log_kms_key_arn,
+            opts=protected,
+        )
+
         cluster = eks.Cluster(
             name,
             name=config.name,
             version=config.kubernetes_version,
+            upgrade_policy=eks.ClusterUpgradePolicyArgs(support_type=config.support_type),
             role_arn=cluster_role.role.arn,
             vpc_config=eks.ClusterVpcConfigArgs(
                 subnet_ids=pulumi.Output.all(
@@ -311,7 +335,7 @@ class Cluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions.merge(
                 protected,
                 pulumi.ResourceOptions(
-                    depends_on=cluster_role.attachments,
+                    depends_on=[*cluster_role.attachments, log_group],
                     # The control plane keeps the subnets it was created with: EKS takes new
                     # cluster subnets only in the zones the cluster was created in, so an appended
                     # zone would fail the update. Nodes and load balancers use any subnet of the VPC.
@@ -481,10 +505,10 @@ class Cluster(pulumi.ComponentResource):
             opts,
         )
         service_roles = {EBS_CSI_ADDON: ebs_csi_role}
-        addons = {}
+        declared: dict[str, eks.Addon] = {}
         for addon in EKS_ADDONS:
             role = service_roles.get(addon)
-            addons[addon] = eks.Addon(
+            declared[addon] = eks.Addon(
                 f"{name}-{addon}",
                 cluster_name=cluster.name,
                 addon_name=addon,
@@ -503,7 +527,16 @@ class Cluster(pulumi.ComponentResource):
                     ),
                 ),
             )
-        return addons
+        self.storage_driver = declared[EBS_CSI_ADDON]
+        self.workload_identity = (
+            oidc,
+            *(
+                resource
+                for addon, role in service_roles.items()
+                for resource in (role.role, *role.attachments, declared[addon])
+            ),
+        )
+        return declared
 
     def _grant_admins(
         self,

@@ -12,7 +12,9 @@ Two layers, both pure functions over plain values:
   resources instead.
 
 Every rule applies to every stack. A stack may waive a rule only by listing its id in
-`eks-gitops:policy.relax`; `enforce` refuses an unknown id, and any waiver on prod but the deploy-key one.
+`eks-gitops:policy.relax`; `enforce` refuses an unknown id, and any waiver on prod but the deploy-key
+and extended-support ones. The support-window rule (`standard-support`) needs what the EKS API reports
+and is judged in `policy.support`.
 """
 
 from __future__ import annotations
@@ -40,9 +42,11 @@ POLICY_RULES: Final = (
     "imds-hop-limit",
     "read-only-deploy-key",
     "required-tags",
+    "standard-support",
 )
-# The one rule production may waive, and only by listing it: write access for image automation.
-PROD_WAIVABLE_RULES: Final = ("read-only-deploy-key",)
+# The rules production may waive, and only by listing them: write access for image automation, and
+# extended support for a Kubernetes version past standard support (policy/support.py).
+PROD_WAIVABLE_RULES: Final = ("read-only-deploy-key", "standard-support")
 MIN_NODES: Final = 2
 # Hop limit 1 keeps IMDS answers on the node itself; 2 lets them cross the one extra hop of a pod's
 # network namespace, which some node agents need. Anything higher reaches into nested containers.
@@ -54,19 +58,24 @@ KMS_KEY_TYPE: Final = "aws:kms/key:Key"
 NODE_GROUP_TYPE: Final = "aws:eks/nodeGroup:NodeGroup"
 LAUNCH_TEMPLATE_TYPE: Final = "aws:ec2/launchTemplate:LaunchTemplate"
 DEPLOY_KEY_TYPE: Final = "github:index/repositoryDeployKey:RepositoryDeployKey"
-# What losing by accident would lose data or the cluster itself; everything else can be re-created.
-# Not the node group: its nodes hold no state (volumes are EBS, images are pulled again), a change
-# EKS can only make by replacement rolls it to a new group, and a protected old group could not be
-# deleted at the end of that roll (the engine refuses to delete a protected resource).
-STATEFUL_TYPES: Final = (CLUSTER_TYPE, KMS_KEY_TYPE)
+LOG_GROUP_TYPE: Final = "aws:cloudwatch/logGroup:LogGroup"
+# What losing by accident would lose data (the control-plane audit log among it) or the cluster
+# itself; everything else can be re-created. Not the node group: its nodes hold no state (volumes
+# are EBS, images are pulled again), a change EKS can only make by replacement rolls it to a new
+# group, and a protected old group could not be deleted at the end of that roll (the engine
+# refuses to delete a protected resource).
+STATEFUL_TYPES: Final = (CLUSTER_TYPE, KMS_KEY_TYPE, LOG_GROUP_TYPE)
 
 # Provider default tags reach only what Pulumi creates itself; the instances, volumes and network
 # interfaces a node group launches carry the tags of its launch template's tag specifications,
 # which must name these resource types.
 LAUNCHED_RESOURCE_TYPES: Final = ("instance", "volume", "network-interface")
 
-# Rules the settings settle on their own; `required-tags` is only visible on declared resources.
-CONFIG_RULES: Final = tuple(rule for rule in POLICY_RULES if rule != "required-tags")
+# Rules the settings settle on their own; `required-tags` is only visible on declared resources,
+# `standard-support` only with what the EKS API reports at run time (policy/support.py).
+CONFIG_RULES: Final = tuple(
+    rule for rule in POLICY_RULES if rule not in ("required-tags", "standard-support")
+)
 
 
 @dataclass(frozen=True)
@@ -79,6 +88,10 @@ class Violation:
 
     def __str__(self) -> str:
         return f"policy violation [{self.rule}]: {self.resource}: {self.problem}; fix: {self.fix}"
+
+    def as_warning(self) -> str:
+        """The same finding where the stack is only warned."""
+        return f"policy warning [{self.rule}]: {self.resource}: {self.problem}; fix: {self.fix}"
 
 
 class PolicyError(pulumi.RunError):
@@ -499,8 +512,8 @@ def check_waivers(settings: StackConfig) -> None:
     for rule in settings.policy.relax:
         if rule not in POLICY_RULES:
             raise ConfigError(RELAX_KEY, rule, f"guardrail ids from {list(POLICY_RULES)}")
-        # Production may waive only the deploy-key rule, and only by saying so; every other
-        # relaxation is for dev and qa.
+        # Production may waive only the deploy-key and extended-support rules, and only by saying
+        # so; every other relaxation is for dev and qa.
         if settings.is_production and rule not in PROD_WAIVABLE_RULES:
             raise ConfigError(RELAX_KEY, rule, f"nothing but {list(PROD_WAIVABLE_RULES)} on prod")
 

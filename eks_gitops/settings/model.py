@@ -13,9 +13,20 @@ import pulumi
 
 PROJECT: Final = "eks-gitops"
 
-# EKS versions in standard or extended support on 2026-11-25 (the EKS "Kubernetes version lifecycle"
-# page): 1.34-1.36 standard, 1.32-1.33 extended. 1.31 leaves extended support on 2026-11-26.
-SUPPORTED_KUBERNETES_VERSIONS: Final = ("1.32", "1.33", "1.34", "1.35", "1.36")
+# Which Kubernetes versions EKS offers, and how long each is supported, is asked of the EKS API at
+# run time (eks_gitops/aws/versions.py): a table kept here would go stale. The settings only check
+# the spelling of a minor version.
+
+# `upgradePolicy.supportType` of the EKS API (UpgradePolicyRequest): EXTENDED keeps a version past
+# its end of standard support at the extended-support fee; STANDARD has EKS upgrade it then.
+SUPPORT_TYPES: Final = ("STANDARD", "EXTENDED")
+
+# The retention periods CloudWatch Logs accepts (PutRetentionPolicy, retentionInDays); without one a
+# log group keeps its events forever.
+LOG_RETENTION_DAYS: Final = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+)  # fmt: skip
 
 # No region has more than six availability zones; the VPC address plan (blueprints/network.py) cuts
 # room for six and keeps blocks spare.
@@ -124,6 +135,12 @@ class ClusterConfig:
     """Where a runner inside the VPC (or a network routed into it) reaches the private endpoint from."""
     addons: Mapping[str, str]
     """EKS add-on name (one of EKS_ADDONS) -> pinned add-on version."""
+    support_type: str
+    """The support the stack accepts past a version's end of standard support (SUPPORT_TYPES)."""
+    log_retention_days: int
+    """How long the control-plane log group keeps events (one of LOG_RETENTION_DAYS)."""
+    log_kms_key_arn: str | None
+    """The KMS key the control-plane log group is encrypted with; None: CloudWatch's own encryption."""
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from eks_gitops.settings.model import (
     EKS_ADDONS,
     KNOWN_FLUX_COMPONENTS,
     KNOWN_KEYS,
+    LOG_RETENTION_DAYS,
     MAX_ZONES,
     MISSING,
     NOTIFICATION_SECRET_KEYS,
@@ -31,7 +32,7 @@ from eks_gitops.settings.model import (
     PATCH_TARGET_KEYS,
     PROJECT,
     REQUIRED_FLUX_COMPONENTS,
-    SUPPORTED_KUBERNETES_VERSIONS,
+    SUPPORT_TYPES,
     TOOLKIT_INSTALLERS,
     AppSecretConfig,
     ClusterConfig,
@@ -73,6 +74,7 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
 _CLUSTER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
 _ADDON_VERSION = re.compile(r"^v\d+\.\d+\.\d+-eksbuild\.\d+$")
+_KUBERNETES_VERSION = re.compile(r"^1\.\d{2}$")
 _AWS_ID = {
     "vpc": re.compile(r"^vpc-[0-9a-f]{8,17}$"),
     "subnet": re.compile(r"^subnet-[0-9a-f]{8,17}$"),
@@ -82,7 +84,7 @@ _ACM_CERTIFICATE_ARN = re.compile(
     r"^arn:aws[a-z-]*:acm:(?P<region>[a-z0-9-]+):\d{12}:certificate/[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$"
 )
 _KMS_KEY_ARN = re.compile(
-    r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/(mrk-[0-9a-f]{32}|[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12})$"
+    r"^arn:aws[a-z-]*:kms:(?P<region>[a-z0-9-]+):\d{12}:key/(mrk-[0-9a-f]{32}|[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12})$"
 )
 # Kubernetes object names (DNS subdomains) and Secret data keys.
 _DNS_SUBDOMAIN = re.compile(
@@ -413,7 +415,11 @@ def _parse_addons(section: _Section, kubernetes_version: str) -> dict[str, str]:
     return versions
 
 
-def _parse_cluster(section: _Section, stack: str) -> ClusterConfig:
+# Control-plane logs (the audit log among them) are kept three months unless the stack says otherwise.
+DEFAULT_LOG_RETENTION_DAYS: Final = 90
+
+
+def _parse_cluster(section: _Section, stack: str, region: str) -> ClusterConfig:
     name = section.value("name", str, default_cluster_name(stack))
     _check(
         bool(_CLUSTER_NAME.match(name)),
@@ -422,11 +428,21 @@ def _parse_cluster(section: _Section, stack: str) -> ClusterConfig:
         "letters, digits, - and _, at most 100",
     )
     version = section.value("kubernetesVersion", str)
+    # Spelling only: whether EKS offers the version, and until when, the program asks EKS.
     _check(
-        version in SUPPORTED_KUBERNETES_VERSIONS,
+        bool(_KUBERNETES_VERSION.match(version)),
         section.path("kubernetesVersion"),
         version,
-        f"a version EKS supports: {', '.join(SUPPORTED_KUBERNETES_VERSIONS)}",
+        'a Kubernetes minor version such as "1.35", quoted',
+    )
+    # Required: extended support costs six times the control-plane fee, so each stack says so.
+    support_type = section.value("supportType", str, "")
+    _check(
+        support_type in SUPPORT_TYPES,
+        section.path("supportType"),
+        support_type or MISSING,
+        f"one of {list(SUPPORT_TYPES)}, what EKS does at the end of standard support "
+        "(STANDARD upgrades the cluster, EXTENDED keeps it at the extended-support fee)",
     )
     public = section.value("endpointPublicAccess", bool, False)
     cidrs = section.strings("publicAccessCidrs", ())
@@ -445,6 +461,24 @@ def _parse_cluster(section: _Section, stack: str) -> ClusterConfig:
             section.path("logTypes"),
             log_type,
             f"control-plane log types from {list(CONTROL_PLANE_LOG_TYPES)}",
+        )
+    retention = section.value("logRetentionDays", int, DEFAULT_LOG_RETENTION_DAYS)
+    _check(
+        retention in LOG_RETENTION_DAYS,
+        section.path("logRetentionDays"),
+        retention,
+        f"a retention CloudWatch Logs accepts: {', '.join(map(str, LOG_RETENTION_DAYS))}",
+    )
+    log_key = section.value("logKmsKeyArn", str, "") or None
+    if log_key is not None:
+        match = _KMS_KEY_ARN.match(log_key)
+        # CloudWatch Logs encrypts a log group only with a key of its own region, named by key ARN.
+        _check(
+            match is not None and match["region"] == region,
+            section.path("logKmsKeyArn"),
+            log_key,
+            f"the ARN of a KMS key in aws:region {region}, such as "
+            f"arn:aws:kms:{region}:123456789012:key/12345678-1234-1234-1234-123456789012",
         )
     admins = section.strings("adminRoleArns", ())
     for arn in admins:
@@ -498,6 +532,9 @@ def _parse_cluster(section: _Section, stack: str) -> ClusterConfig:
         private_access_cidrs=private_cidrs,
         private_access_security_group_ids=groups,
         addons=addons,
+        support_type=support_type,
+        log_retention_days=retention,
+        log_kms_key_arn=log_key,
     )
 
 
@@ -993,7 +1030,7 @@ def parse_stack_config(
         is_production=known.production,
         region=region,
         network=_parse_network(_Section(f"{prefix}network", get("network")), region),
-        cluster=_parse_cluster(_Section(f"{prefix}cluster", get("cluster")), stack),
+        cluster=_parse_cluster(_Section(f"{prefix}cluster", get("cluster")), stack, region),
         github=_parse_github(_Section(f"{prefix}github", get("github"))),
         # Named for the webhook and notifications checks below; keyword arguments are read in order, so every section
         # is still checked in the order of the stack file.

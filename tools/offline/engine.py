@@ -165,6 +165,8 @@ class ProgramRun:
     resources: list[RecordedResource]
     stack_outputs: dict[str, Any]
     logs: list[str] = field(default_factory=list)
+    made_up: frozenset[str] = frozenset()
+    """Every id and output string the mock engine invented rather than received."""
 
     def of_type(self, type_token: str) -> list[RecordedResource]:
         return [resource for resource in self.resources if resource.type == type_token]
@@ -210,4 +212,6 @@ def run_program(
         _sync_await(run_in_stack(program))
 
     contextvars.Context().run(execute)
-    return ProgramRun(stack, monitor.recorded, monitor.stack_outputs, logs.lines)
+    return ProgramRun(
+        stack, monitor.recorded, monitor.stack_outputs, logs.lines, frozenset(mocks.made_up)
+    )

@@ -15,7 +15,7 @@ from eks_gitops.flux import instance
 from eks_gitops.flux.install import kubernetes_type_token
 from eks_gitops.flux.kinds import api_version
 from tools.offline.keys import cluster_ca_certificate, digest, hex_digest, tls_private_key_outputs
-from tools.offline.wire import SECRET_SIG, SECRET_SIG_KEY, unwrap
+from tools.offline.wire import SECRET_SIG, SECRET_SIG_KEY, string_leaves, unwrap
 
 ACCOUNT_ID = "123456789012"
 
@@ -26,6 +26,115 @@ GITHUB_SSH_KEYS = (
     "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBEmKSENjQEezOmxkZMy7opKgwFB9nkt5YRrYMjNuG5N87uRgg6CLrbo5wAdT/y6v0mKV0U2w0WZ2YB/++Tpockg=",
     "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABgQCj7ndNxQowgcQnjshcLrqPEiiphnt+VTTvDP6mHBL9j1aNUkY4Ue1gvwnGLVlOhGeYrnZaMgRK6+PKCUXaDbC7qtbW8gIkhL7aGCsOr/C56SJMy/BCZfxd1nWzAOxSDPgVsmerOBYfNqltV9/hWCqBywINIR+5dIg6JTJ72pcEpEjcYgXkE2YEFXV1JHnsKgbLWNlhScqb2UmyRkQyytRLtL+38TGxkxCflmO+5Z8CSSNY7GidjMIZ7Q4zMjA2n1nGrlTDkzwDCsw+wqFPGQA179cnfGWOWRVruj16z6XyvxvjJwbz0wQZ75XK5tKSb7FNyeIEs4TT4jk+S4dhPeAUC5y+bDYirYgM4GC7uEnztnZyaVWQ7B381AK4Qdrwt51ZqExKbQpTUNn+EjqoTwvqNj4kqx5QUCI0ThS/YkOxJCXmPUWZbhjpCg56i+2aB6CmK2JGhn57K5mj0MNdBXA4/WnwH6XoPWJzK5Nyu2zB3nAZp+S5hpQs+p1vN1/wsjk=",
 )
+
+
+# What the mock's EKS API reports about Kubernetes versions (DescribeClusterVersions): THE MOCK'S OWN
+# DATA, a calendar as of 2026-12-06 shaped like EKS's (14 months of standard support from release,
+# then 12 of extended), not read from AWS. 1.31 is past extended support, 1.32 to 1.34 are in
+# extended support (1.34 since 2026-12-02), 1.35 and 1.36 in standard support; 1.35 is the default.
+MOCK_VERSIONS_AS_OF = "2026-12-06"
+# version -> (status, release date, end of standard support, end of extended support)
+MOCK_CLUSTER_VERSIONS: dict[str, tuple[str, str, str, str]] = {
+    "1.31": ("UNSUPPORTED", "2024-09-26", "2025-11-26", "2026-11-26"),
+    "1.32": ("EXTENDED_SUPPORT", "2025-01-23", "2026-03-23", "2027-03-23"),
+    "1.33": ("EXTENDED_SUPPORT", "2025-05-29", "2026-07-29", "2027-07-29"),
+    "1.34": ("EXTENDED_SUPPORT", "2025-10-02", "2026-12-02", "2027-12-02"),
+    "1.35": ("STANDARD_SUPPORT", "2026-01-27", "2027-03-27", "2028-03-27"),
+    "1.36": ("STANDARD_SUPPORT", "2026-05-20", "2027-07-20", "2028-07-20"),
+}
+MOCK_DEFAULT_KUBERNETES_VERSION = "1.35"
+# What the mock's EKS API reports about add-on versions per Kubernetes version
+# (DescribeAddonVersions): THE MOCK'S OWN DATA as of MOCK_VERSIONS_AS_OF, not read from AWS.
+# Kubernetes version -> add-on -> (the default version, the most recent version).
+MOCK_ADDON_VERSIONS: dict[str, dict[str, tuple[str, str]]] = {
+    "1.33": {
+        "vpc-cni": ("v1.19.6-eksbuild.1", "v1.21.1-eksbuild.3"),
+        "kube-proxy": ("v1.33.3-eksbuild.4", "v1.33.5-eksbuild.2"),
+        "coredns": ("v1.12.1-eksbuild.2", "v1.12.4-eksbuild.1"),
+        "aws-ebs-csi-driver": ("v1.48.0-eksbuild.1", "v1.55.0-eksbuild.1"),
+        "eks-pod-identity-agent": ("v1.3.8-eksbuild.2", "v1.3.10-eksbuild.2"),
+    },
+    "1.34": {
+        "vpc-cni": ("v1.20.4-eksbuild.2", "v1.21.1-eksbuild.3"),
+        "kube-proxy": ("v1.34.0-eksbuild.2", "v1.34.3-eksbuild.1"),
+        "coredns": ("v1.12.3-eksbuild.1", "v1.12.4-eksbuild.1"),
+        "aws-ebs-csi-driver": ("v1.54.0-eksbuild.1", "v1.55.0-eksbuild.1"),
+        "eks-pod-identity-agent": ("v1.3.9-eksbuild.3", "v1.3.10-eksbuild.2"),
+    },
+    "1.35": {
+        "vpc-cni": ("v1.21.1-eksbuild.3", "v1.21.1-eksbuild.5"),
+        "kube-proxy": ("v1.35.0-eksbuild.2", "v1.35.1-eksbuild.1"),
+        "coredns": ("v1.13.2-eksbuild.1", "v1.13.2-eksbuild.3"),
+        "aws-ebs-csi-driver": ("v1.55.0-eksbuild.1", "v1.56.0-eksbuild.1"),
+        "eks-pod-identity-agent": ("v1.3.10-eksbuild.2", "v1.3.10-eksbuild.2"),
+    },
+    "1.36": {
+        "vpc-cni": ("v1.21.1-eksbuild.5", "v1.22.0-eksbuild.1"),
+        "kube-proxy": ("v1.36.0-eksbuild.1", "v1.36.0-eksbuild.3"),
+        "coredns": ("v1.13.2-eksbuild.3", "v1.14.0-eksbuild.1"),
+        "aws-ebs-csi-driver": ("v1.56.0-eksbuild.1", "v1.56.0-eksbuild.1"),
+        "eks-pod-identity-agent": ("v1.3.10-eksbuild.2", "v1.3.10-eksbuild.2"),
+    },
+}
+
+
+def _rfc3339(day: str) -> str:
+    # The provider reports the API's timestamps as RFC 3339 strings (terraform-provider-aws
+    # internal/service/eks/cluster_versions_data_source.go, timetypes.RFC3339).
+    return f"{day}T00:00:00Z"
+
+
+def cluster_versions_result(args: dict[str, Any], region: str) -> dict[str, Any]:
+    """aws.eks.get_cluster_versions: DescribeClusterVersions over the mock's calendar. Like the
+    API, versions past extended support are listed only with includeAll."""
+    only = args.get("clusterVersionsOnlies") or list(MOCK_CLUSTER_VERSIONS)
+    status_filter = args.get("versionStatus")
+    versions = []
+    for version in only:
+        if version not in MOCK_CLUSTER_VERSIONS:
+            continue
+        status, released, standard_end, extended_end = MOCK_CLUSTER_VERSIONS[version]
+        if status == "UNSUPPORTED" and not args.get("includeAll"):
+            continue
+        if status_filter and status != status_filter:
+            continue
+        default = version == MOCK_DEFAULT_KUBERNETES_VERSION
+        if args.get("defaultOnly") and not default:
+            continue
+        versions.append(
+            {
+                "clusterType": "eks",
+                "clusterVersion": version,
+                "controlPlaneComponentConfigs": [],
+                "controlPlaneScalingTiers": [],
+                "defaultPlatformVersion": "eks.12",
+                "defaultVersion": default,
+                "endOfExtendedSupportDate": _rfc3339(extended_end),
+                "endOfStandardSupportDate": _rfc3339(standard_end),
+                "kubernetesPatchVersion": f"{version}.2",
+                "releaseDate": _rfc3339(released),
+                "versionStatus": status,
+            }
+        )
+    return {**args, "clusterVersions": versions, "id": region, "region": region}
+
+
+def addon_version_result(args: dict[str, Any], region: str) -> dict[str, Any]:
+    """aws.eks.get_addon_version: the default version of an add-on on a Kubernetes version, or with
+    mostRecent the newest (terraform-provider-aws internal/service/eks/addon_version_data_source.go,
+    findAddonVersionByTwoPartKey). A pair the mock's EKS does not know fails, as the provider's
+    empty-result error does."""
+    addon, kubernetes = str(args.get("addonName")), str(args.get("kubernetesVersion"))
+    known = MOCK_ADDON_VERSIONS.get(kubernetes, {}).get(addon)
+    if known is None:
+        raise LookupError(f"reading EKS Add-On version info ({addon}, {kubernetes}): empty result")
+    default, most_recent = known
+    return {
+        **args,
+        "id": addon,
+        "region": region,
+        "version": most_recent if args.get("mostRecent") else default,
+    }
 
 
 @dataclass(frozen=True)
@@ -145,6 +254,12 @@ def _addon(d: _Declared) -> _Generated:
     addon = d.inputs.get("addonName", d.name)
     # EKS ends an add-on's ARN with a UUID of its own; the id is `cluster:addon`.
     return f"{cluster}:{addon}", {"arn": d.arn("eks", f"addon/{cluster}/{addon}/{_uuid(d, 'a')}")}
+
+
+def _log_group(d: _Declared) -> _Generated:
+    # The provider's arn for a log group leaves out the ":*" the CloudWatch Logs API appends.
+    name = d.physical_name
+    return name, {"arn": d.arn("logs", f"log-group:{name}")}
 
 
 def _oidc_provider(d: _Declared) -> _Generated:
@@ -385,6 +500,7 @@ _OUTPUTS: dict[str, Callable[[_Declared], _Generated]] = {
     "aws:eks/nodeGroup:NodeGroup": _node_group,
     "aws:eks/addon:Addon": _addon,
     "aws:iam/openIdConnectProvider:OpenIdConnectProvider": _oidc_provider,
+    "aws:cloudwatch/logGroup:LogGroup": _log_group,
     "aws:eks/accessEntry:AccessEntry": _access_entry,
     "aws:eks/podIdentityAssociation:PodIdentityAssociation": _pod_identity_association,
     "aws:iam/rolePolicy:RolePolicy": _role_policy,
@@ -399,6 +515,9 @@ _OUTPUTS: dict[str, Callable[[_Declared], _Generated]] = {
 }
 
 
+MADE_UP_MIN_LENGTH = 8
+
+
 class RecordingMocks(pulumi.runtime.Mocks):
     """Outputs shaped like the real providers' for the types this program declares; any other
     type gets an id and its inputs back, as a provider with no computed outputs would give."""
@@ -408,6 +527,18 @@ class RecordingMocks(pulumi.runtime.Mocks):
         self.stack = stack
         # (namespace, name) of each GitRepository -> its artifact revision, for the Kustomizations.
         self.git_revisions: dict[tuple[str, str], str] = {}
+        self.made_up: set[str] = set()
+        """Every id and output string the mock invented (not one the resource was declared with),
+        so a plan can tell a reader which values are not real."""
+
+    def _invented(self, declared: _Declared, resource_id: str, outputs: dict[str, Any]) -> None:
+        given = string_leaves(declared.inputs)
+        # Short strings (`ACTIVE`, `eks.12`) would match inside genuine values by accident.
+        self.made_up |= {
+            leaf
+            for leaf in string_leaves([resource_id, outputs]) - given
+            if len(leaf) >= MADE_UP_MIN_LENGTH
+        }
 
     def new_resource(
         self, args: pulumi_mocks.MockResourceArgs
@@ -424,11 +555,14 @@ class RecordingMocks(pulumi.runtime.Mocks):
         if generate is None and args.typ.startswith("kubernetes:"):
             generate = _kubernetes_object
         if generate is None:
-            return f"{args.name}-{declared.token[:8]}", dict(args.inputs)
+            resource_id = f"{args.name}-{declared.token[:8]}"
+            self._invented(declared, resource_id, {})
+            return resource_id, dict(args.inputs)
         resource_id, outputs = generate(declared)
         status = _flux_status(declared, self.git_revisions)
         if status is not None:
             outputs["status"] = status
+        self._invented(declared, resource_id, outputs)
         return resource_id, {**args.inputs, **outputs}
 
     def call(self, args: pulumi_mocks.MockCallArgs) -> dict[str, Any]:  # type: ignore[override]
@@ -442,6 +576,10 @@ class RecordingMocks(pulumi.runtime.Mocks):
             }
         if token == "aws:index/getPartition:getPartition":
             return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
+        if token == "aws:eks/getClusterVersions:getClusterVersions":
+            return cluster_versions_result(dict(args.args), self.region)
+        if token == "aws:eks/getAddonVersion:getAddonVersion":
+            return addon_version_result(dict(args.args), self.region)
         if token == "github:index/getSshKeys:getSshKeys":
             return {"keys": list(GITHUB_SSH_KEYS), "id": "github.com"}
         raise NotImplementedError(f"the mock engine has no answer for invoke {token}")

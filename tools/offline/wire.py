@@ -51,3 +51,15 @@ def redact(value: Any) -> Any:
     if isinstance(value, list):
         return [redact(v) for v in value]
     return value
+
+
+def string_leaves(value: Any) -> set[str]:
+    """Every string inside a value (secrets unwrapped), map keys left out."""
+    plain = unwrap(value)
+    if isinstance(plain, str):
+        return {plain}
+    if isinstance(plain, dict):
+        return {leaf for item in plain.values() for leaf in string_leaves(item)}
+    if isinstance(plain, list):
+        return {leaf for item in plain for leaf in string_leaves(item)}
+    return set()

@@ -4,6 +4,7 @@ manifest; dev and qa trust one on first use and warn with its digest; the plan s
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import difflib
 import hashlib
@@ -108,21 +109,122 @@ def test_a_stack_file_without_a_toolkit_section_is_refused() -> None:
         pin_flux.pinned_stack_text("config:\n  aws:region: eu-west-1\n", FAKE_SHA256)
 
 
-def test_without_a_file_pin_flux_downloads_the_release_once(
-    stacks: Path, monkeypatch: pytest.MonkeyPatch
+@dataclasses.dataclass
+class FakeRelease:
+    """A release's files as the download serves them (the network boundary), and what was asked."""
+
+    assets: dict[str, bytes]
+    requested: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+    verified: list[tuple[bytes, bytes, bytes, str]] = dataclasses.field(default_factory=list)
+
+    def download(self, version: str, name: str) -> bytes:
+        self.requested.append((version, name))
+        return self.assets[name]
+
+
+DEV_FLUX = stack_document("dev")["config"]["eks-gitops:toolkit"]["version"]
+CHECKSUMS = f"flux_{DEV_FLUX.removeprefix('v')}_checksums.txt"
+CERTIFICATE = b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+
+
+@pytest.fixture
+def release(monkeypatch: pytest.MonkeyPatch) -> FakeRelease:
+    # The layout of a Flux release: install.yaml, and a checksums file listing it (GoReleaser's
+    # `<sha256>  <name>` lines) signed with cosign, the certificate base64-wrapped once more.
+    fake = FakeRelease(
+        {
+            "install.yaml": FAKE_MANIFEST,
+            CHECKSUMS: f"{'0' * 64}  flux_linux_amd64.tar.gz\n{FAKE_SHA256}  install.yaml\n".encode(),
+            f"{CHECKSUMS}.sig": b"MEUCIQ==",
+            f"{CHECKSUMS}.pem": base64.b64encode(CERTIFICATE),
+        }
+    )
+    monkeypatch.setattr(pin_flux, "download_release_asset", fake.download)
+    monkeypatch.setattr(
+        pin_flux,
+        "download_release_manifest",
+        lambda version: fake.download(version, "install.yaml"),
+    )
+    return fake
+
+
+@pytest.fixture
+def signature_accepted(monkeypatch: pytest.MonkeyPatch, release: FakeRelease) -> FakeRelease:
+    # Sigstore's verification needs its trust root and transparency log, out of reach here: the
+    # real verifier runs in test_a_signature_sigstore_refuses_stops_the_pin.
+    def accept(checksums: bytes, signature: bytes, certificate: bytes, identity: str) -> None:
+        release.verified.append((checksums, signature, certificate, identity))
+
+    monkeypatch.setattr(pin_flux, "verify_signature", accept)
+    return release
+
+
+def test_a_download_is_pinned_once_the_signed_checksums_vouch_for_it(
+    stacks: Path, signature_accepted: FakeRelease, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # The digest comes from a fresh download, never from the cache an unpinned run may have filled.
-    versions: list[str] = []
-
-    def download(version: str) -> bytes:
-        versions.append(version)
-        return FAKE_MANIFEST
-
-    monkeypatch.setattr(pin_flux, "download_release_manifest", download)
     assert pin_flux.main(["--stack", "dev", "--project-dir", str(stacks)]) == 0
-    assert versions == [stack_document("dev")["config"]["eks-gitops:toolkit"]["version"]]
+    assert [name for _, name in signature_accepted.requested] == [
+        "install.yaml",
+        CHECKSUMS,
+        f"{CHECKSUMS}.sig",
+        f"{CHECKSUMS}.pem",
+    ]
+    assert {version for version, _ in signature_accepted.requested} == {DEV_FLUX}
+    [(checksums, signature, certificate, identity)] = signature_accepted.verified
+    assert checksums == signature_accepted.assets[CHECKSUMS]
+    assert signature == b"MEUCIQ=="
+    assert certificate == CERTIFICATE
+    # The identity cosign signs Flux releases with: the release workflow at the release's tag.
+    assert identity == (
+        f"https://github.com/fluxcd/flux2/.github/workflows/release.yaml@refs/tags/{DEV_FLUX}"
+    )
     config = yaml.safe_load((stacks / "Pulumi.dev.yaml").read_text())["config"]
     assert config["eks-gitops:toolkit"]["manifestsSha256"] == FAKE_SHA256
+    assert "verified against the release's signed checksums" in capsys.readouterr().out
+
+
+def test_a_manifest_the_checksums_do_not_list_is_refused(
+    stacks: Path, signature_accepted: FakeRelease, capsys: pytest.CaptureFixture[str]
+) -> None:
+    signature_accepted.assets["install.yaml"] = FAKE_MANIFEST + b"# changed on the way\n"
+    before = (stacks / "Pulumi.dev.yaml").read_bytes()
+    assert pin_flux.main(["--stack", "dev", "--project-dir", str(stacks)]) == 2
+    assert (stacks / "Pulumi.dev.yaml").read_bytes() == before
+    [line] = capsys.readouterr().err.splitlines()
+    assert f"but {CHECKSUMS} lists {FAKE_SHA256}" in line
+
+
+def test_checksums_without_install_yaml_are_refused(
+    stacks: Path, signature_accepted: FakeRelease, capsys: pytest.CaptureFixture[str]
+) -> None:
+    signature_accepted.assets[CHECKSUMS] = f"{'0' * 64}  flux_linux_amd64.tar.gz\n".encode()
+    assert pin_flux.main(["--stack", "dev", "--project-dir", str(stacks)]) == 2
+    assert f"{CHECKSUMS} lists no install.yaml" in capsys.readouterr().err
+
+
+def test_a_signature_sigstore_refuses_stops_the_pin(
+    stacks: Path, release: FakeRelease, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The real verifier, sigstore's, on a signature no Sigstore certificate backs (and here, with
+    # no way to its trust root): the pin is refused in one line and the stack file is unchanged.
+    before = (stacks / "Pulumi.dev.yaml").read_bytes()
+    assert pin_flux.main(["--stack", "dev", "--project-dir", str(stacks)]) == 2
+    assert (stacks / "Pulumi.dev.yaml").read_bytes() == before
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith(
+        "error: Pulumi.dev.yaml: the release's checksums signature does not verify as "
+        f"https://github.com/fluxcd/flux2/.github/workflows/release.yaml@refs/tags/{DEV_FLUX}: "
+    )
+    # sigstore took the arguments (an argument error would print its usage instead).
+    assert "usage:" not in line
+
+
+def test_a_file_pin_says_it_was_not_verified(
+    stacks: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert pin(stacks, "dev") == 0
+    assert "NOT verified against the release's signed checksums" in capsys.readouterr().out
 
 
 def stack_settings(stack: str, **toolkit_changes: Any) -> StackConfig:

@@ -158,49 +158,44 @@ def test_success_on_a_later_commit_with_the_same_pins_promotes(
     assert github.requested_commits() == [repo.later, repo.pin]
 
 
-def test_flux_success_without_the_up_status_is_refused(
-    repo: Repo,
-    github: FakeGitHub,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
+def flux_success_without_up(repo: Repo, github: FakeGitHub) -> str:
     # Flux posts success for whatever revision it applied, whether or not `pulumi up -s dev` ever
     # applied the Kubernetes, add-on and Flux versions that revision pins.
     github.post(repo.later, DEV, "success")
-    before = snapshot(repo.root)
-    assert promote(repo, github.url, monkeypatch) == 2
-    assert snapshot(repo.root) == before
-    [line] = capsys.readouterr().err.splitlines()
-    assert line.startswith(f"refused: cannot verify dev: no {DEV_UP} status on the 2 commit(s)")
+    return f"no {DEV_UP} status on the 2 commit(s)"
 
 
-def test_up_success_with_a_flux_failure_is_refused(
-    repo: Repo,
-    github: FakeGitHub,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
+def up_success_with_flux_failure(repo: Repo, github: FakeGitHub) -> str:
     github.post(repo.pin, DEV_UP, "success")
     github.post(repo.later, DEV, "failure")
-    before = snapshot(repo.root)
-    assert promote(repo, github.url, monkeypatch) == 2
-    assert snapshot(repo.root) == before
-    [line] = capsys.readouterr().err.splitlines()
-    assert line.startswith(f"refused: cannot verify dev: {DEV} is failure on {repo.later[:12]}")
+    return f"{DEV} is failure on {repo.later[:12]}"
 
 
-def test_an_up_failure_after_its_success_is_refused(
-    repo: Repo,
-    github: FakeGitHub,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
+def up_failure_after_its_success(repo: Repo, github: FakeGitHub) -> str:
     github.post(repo.pin, DEV_UP, "success")
     github.post(repo.later, DEV_UP, "failure")
     github.post(repo.later, DEV, "success")
+    return f"{DEV_UP} is failure on {repo.later[:12]}"
+
+
+@pytest.mark.parametrize(
+    "arrange",
+    [flux_success_without_up, up_success_with_flux_failure, up_failure_after_its_success],
+    ids=["flux without up", "up with flux failing", "up failing after success"],
+)
+def test_both_signals_must_say_success(
+    repo: Repo,
+    github: FakeGitHub,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    arrange: Callable[[Repo, FakeGitHub], str],
+) -> None:
+    reason = arrange(repo, github)
+    before = snapshot(repo.root)
     assert promote(repo, github.url, monkeypatch) == 2
+    assert snapshot(repo.root) == before
     [line] = capsys.readouterr().err.splitlines()
-    assert f"{DEV_UP} is failure on {repo.later[:12]}" in line
+    assert line.startswith(f"refused: cannot verify dev: {reason}")
 
 
 def refuse_cases() -> Iterator[object]:

@@ -3,15 +3,25 @@
     python -m tools.pin_flux --stack prod [--flux-manifests FILE] [--project-dir DIR]
 
 Downloads the release's install.yaml for the stack's `toolkit.version` once (not from the cache an
-earlier unpinned run may have filled), or reads FILE where GitHub is not reachable, and sets
-`toolkit.manifestsSha256` in Pulumi.<stack>.yaml. Every other byte of the file stays as it was.
-From then on every run applies only a manifest with that digest.
+earlier unpinned run may have filled), checks it against the release's checksums file, whose
+signature it verifies with sigstore as the release workflow's (keyless: the certificate names the
+workflow and GitHub's OIDC issuer), and only then sets `toolkit.manifestsSha256` in
+Pulumi.<stack>.yaml. Every other byte of the file stays as it was. From then on every run applies
+only a manifest with that digest.
+
+With FILE (fetched elsewhere, where GitHub is not reachable) nothing can be verified against the
+release: the digest is of that file, and the command says so.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import os
+import re
+import subprocess
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
@@ -19,9 +29,14 @@ from typing import Final
 import yaml
 
 from eks_gitops.flux.release import (
+    RELEASE_SIGNER_ISSUER,
     ManifestUnavailable,
+    checksums_filename,
+    download_release_asset,
     download_release_manifest,
+    listed_sha256,
     manifest_sha256,
+    release_signer_identity,
     release_url,
 )
 from eks_gitops.settings.model import MANIFESTS_SHA256_KEY
@@ -29,12 +44,86 @@ from tools.paths import REPO_ROOT, stack_filename
 from tools.promotion.pins import FLUX_DIGEST, TOOLKIT, PinError, with_values
 
 TOOLKIT_KEY: Final = TOOLKIT[-1]
+# sigstore fetches its trust root and looks the signature up in the transparency log.
+VERIFY_TIMEOUT_SECONDS: Final = 120
 
 
 def pinned_stack_text(text: str, digest: str) -> str:
     """`text` with `toolkit.manifestsSha256` set to `digest`: an existing value is replaced in its
     line, otherwise one line is added at the end of the toolkit section. Nothing else changes."""
     return with_values(text, {FLUX_DIGEST: digest})
+
+
+def verify_signature(checksums: bytes, signature: bytes, certificate: bytes, identity: str) -> None:
+    """Verify the checksums file's keyless signature with sigstore's own verifier (its CLI, the
+    library's interface for a detached signature and certificate): the certificate must chain to
+    Sigstore's root, name `identity` and GitHub's OIDC issuer, and be in the transparency log.
+    Needs the network (the log and Sigstore's trust root)."""
+    with tempfile.TemporaryDirectory() as folder:
+        paths = [
+            Path(folder) / name for name in ("checksums.txt", "checksums.sig", "checksums.pem")
+        ]
+        for path, content in zip(paths, (checksums, signature, certificate), strict=True):
+            path.write_bytes(content)
+        completed = subprocess.run(
+            [
+                *(sys.executable, "-m", "sigstore", "verify", "identity"),
+                *("--certificate", str(paths[2]), "--signature", str(paths[1])),
+                *("--cert-identity", identity, "--cert-oidc-issuer", RELEASE_SIGNER_ISSUER),
+                str(paths[0]),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=VERIFY_TIMEOUT_SECONDS,
+            check=False,
+            # Wide enough that sigstore's console prints each message on one line.
+            env={**os.environ, "COLUMNS": "1000"},
+        )
+    if completed.returncode != 0:
+        raise PinError(
+            f"the release's checksums signature does not verify as {identity}: "
+            f"{_sigstore_error(completed.stderr)}"
+        )
+
+
+def _sigstore_error(stderr: str) -> str:
+    """The message of sigstore's first ERROR line (its console's level column dropped)."""
+    for line in stderr.splitlines():
+        if " ERROR " in f" {line} ":
+            text = line.split("ERROR", 1)[1].strip()
+            return re.sub(r"\s{2,}\S+\.py:\d+$", "", text).strip()
+    return (stderr.strip().splitlines() or ["sigstore failed"])[-1].strip()
+
+
+def pem(certificate: bytes) -> bytes:
+    """The release's `.pem` holds the PEM base64-encoded once more; sigstore reads plain PEM."""
+    return (
+        certificate
+        if certificate.lstrip().startswith(b"-----BEGIN")
+        else base64.b64decode(certificate)
+    )
+
+
+def verified_release_digest(version: str) -> tuple[bytes, str]:
+    """The release's install.yaml and its SHA-256, once the release's signed checksums vouch for it."""
+    content = download_release_manifest(version)
+    name = checksums_filename(version)
+    checksums = download_release_asset(version, name)
+    verify_signature(
+        checksums,
+        download_release_asset(version, f"{name}.sig"),
+        pem(download_release_asset(version, f"{name}.pem")),
+        release_signer_identity(version),
+    )
+    digest = manifest_sha256(content)
+    listed = listed_sha256(checksums.decode("utf-8"))
+    if listed is None:
+        raise PinError(f"{name} lists no install.yaml")
+    if listed != digest:
+        raise PinError(
+            f"the downloaded install.yaml has SHA-256 {digest}, but {name} lists {listed}"
+        )
+    return content, digest
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -57,15 +146,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         version = toolkit.get("version") if isinstance(toolkit, dict) else None
         if not isinstance(version, str):
             raise PinError(f"{TOOLKIT_KEY} has no version to pin")
-        origin = str(args.flux_manifests) if args.flux_manifests else release_url(version)
-        content = (
-            args.flux_manifests.read_bytes()
-            if args.flux_manifests
-            else download_release_manifest(version)
-        )
-        digest = manifest_sha256(content)
+        if args.flux_manifests:
+            origin = f"{args.flux_manifests}, NOT verified against the release's signed checksums"
+            digest = manifest_sha256(args.flux_manifests.read_bytes())
+        else:
+            origin = f"{release_url(version)}, verified against the release's signed checksums"
+            _, digest = verified_release_digest(version)
         pinned = pinned_stack_text(text, digest)
-    except (OSError, yaml.YAMLError, ValueError, ManifestUnavailable, PinError) as error:
+    except (
+        OSError,
+        yaml.YAMLError,
+        ValueError,
+        ManifestUnavailable,
+        PinError,
+        subprocess.TimeoutExpired,
+    ) as error:
         print(f"error: {stack_file.name}: {error}", file=sys.stderr)
         return 2
     if pinned == text:

@@ -114,7 +114,46 @@ def download_release_manifest(
     release: Release = FLUX,
 ) -> bytes:
     """The release's install manifest as the server sends it, bypassing the cache."""
-    url = release_url(version, base_url, release)
+    return download_release_asset(version, _MANIFEST_FILE_NAME, base_url, timeout_seconds, release)
+
+
+# Flux's release workflow signs the release's checksums file keylessly with cosign (fluxcd/flux2
+# PR #2301: "sign the checksum.txt with Cosign and GitHub OIDC"), next to it as `.sig` and `.pem`;
+# the checksums list install.yaml. The certificate names the workflow run that signed it.
+RELEASE_SIGNER_ISSUER: Final = "https://token.actions.githubusercontent.com"
+
+
+def checksums_filename(version: str) -> str:
+    """GoReleaser's name for the release's checksums file: `flux_<version without v>_checksums.txt`."""
+    _require_release_version(version)
+    return f"flux_{version.removeprefix('v')}_checksums.txt"
+
+
+def release_signer_identity(version: str) -> str:
+    """The certificate identity of the workflow that signs the release `version`."""
+    _require_release_version(version)
+    return f"https://github.com/fluxcd/flux2/.github/workflows/release.yaml@refs/tags/{version}"
+
+
+def listed_sha256(checksums: str, name: str = _MANIFEST_FILE_NAME) -> str | None:
+    """The SHA-256 a checksums file (`<hex>  <name>` lines) lists for `name`."""
+    for line in checksums.splitlines():
+        digest, _, listed = line.strip().partition("  ")
+        if listed.strip().removeprefix("./") == name and _SHA256_HEX.match(digest):
+            return digest
+    return None
+
+
+def download_release_asset(
+    version: str,
+    name: str,
+    base_url: str = DEFAULT_BASE_URL,
+    timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+    release: Release = FLUX,
+) -> bytes:
+    """One file of the release, as the server sends it."""
+    _require_release_version(version, release)
+    url = f"{base_url.rstrip('/')}/{version}/{name}"
     try:
         with urllib.request.urlopen(url, timeout=timeout_seconds) as response:
             content: bytes = response.read()
@@ -150,7 +189,7 @@ def _normalised_sha256(value: str | None) -> str | None:
     return normalised
 
 
-def _require_release_version(version: str, release: Release) -> None:
+def _require_release_version(version: str, release: Release = FLUX) -> None:
     if not _RELEASE_VERSION.match(version):
         raise ValueError(f"{version!r} is not a {release.label} release version such as v2.9.4")
 

@@ -33,8 +33,8 @@ plan: $(VENV)/.installed ## STACK=dev [FLUX_MANIFESTS=install.yaml] [OPERATOR_MA
 	$(PY) -m tools.plan --stack $(STACK) $(if $(FLUX_MANIFESTS),--flux-manifests $(FLUX_MANIFESTS)) \
 		$(if $(OPERATOR_MANIFESTS),--operator-manifests $(OPERATOR_MANIFESTS))
 
-pin-flux: $(VENV)/.installed ## STACK=prod [FLUX_MANIFESTS=install.yaml]: pin the Flux manifest's SHA-256
-	$(PY) -m tools.pin_flux --stack $(STACK) $(if $(FLUX_MANIFESTS),--flux-manifests $(FLUX_MANIFESTS))
+pin-flux: $(VENV)/.installed ## STACK=prod [FLUX_MANIFESTS=f] [OPERATOR_MANIFESTS=f]: pin the Flux (and operator) manifests' SHA-256
+	$(PY) -m tools.pin_flux --stack $(STACK) $(if $(FLUX_MANIFESTS),--flux-manifests $(FLUX_MANIFESTS)) $(if $(OPERATOR_MANIFESTS),--operator-manifests $(OPERATOR_MANIFESTS))
 
 plans: $(VENV)/.installed ## offline plans of every environment in environments.yaml
 	for stack in $$($(PY) -c 'from eks_gitops.settings.environments import read_environments; print(*read_environments().names)'); do \

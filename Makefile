@@ -9,17 +9,18 @@ VENV := venv
 PY := $(VENV)/bin/python
 STACK ?= dev
 
-.PHONY: help plan plans pin-flux test lint lint-workflows typecheck unit validate render promote diff clean
+.PHONY: help plan plans plan-pipeline pin-flux test lint lint-workflows typecheck unit validate render promote diff clean
 
 help:
 	@echo "make plan STACK=dev     offline plan of one stack into build/plan/<stack>/"
+	@echo "make plan-pipeline      offline plan of pipeline/ (the pipeline's AWS roles) into build/plan/"
 	@echo "make pin-flux STACK=prod [FLUX_MANIFESTS=install.yaml]   pin the Flux manifest's SHA-256"
 	@echo "make test               lint, type checks, gitops validation, workflow lint and the test suite"
 	@echo "make lint-workflows     actionlint and zizmor over .github/workflows/"
 	@echo "make validate           build and check every kustomization under gitops/"
 	@echo "make render             regenerate gitops/aws/clusters/<env>/gitops-system/"
 	@echo "make promote FROM=dev TO=qa [SKIP=1] [UNVERIFIED=1]   move the pins one environment on"
-	@echo "make diff FROM=dev TO=qa                compare two environments"
+	@echo "make diff FROM=dev TO=qa                compare two environments (changed objects and fields)"
 
 # uv installs the same exact pins as pip in a fraction of the time; it is itself pinned and kept
 # out of the virtualenv. `--seed` gives the venv pip too, which Pulumi's `toolchain: pip` runs.
@@ -42,6 +43,9 @@ node_modules/.installed: package.json package-lock.json
 
 plan: $(VENV)/.installed
 	$(PY) -m tools.plan --stack $(STACK) $(if $(FLUX_MANIFESTS),--flux-manifests $(FLUX_MANIFESTS))
+
+plan-pipeline: $(VENV)/.installed
+	$(PY) -m tools.pipeline_plan
 
 pin-flux: $(VENV)/.installed
 	$(PY) -m tools.pin_flux --stack $(STACK) $(if $(FLUX_MANIFESTS),--flux-manifests $(FLUX_MANIFESTS))

@@ -56,8 +56,7 @@ class Plan:
 
     def resources(self) -> list[dict[str, Any]]:
         return [
-            _resource_entry(resource)
-            for resource in sorted(self.run.resources, key=lambda r: r.urn)
+            resource_entry(resource) for resource in sorted(self.run.resources, key=lambda r: r.urn)
         ]
 
     def manifests(self, under: str | None = None) -> list[dict[str, Any]]:
@@ -76,7 +75,7 @@ class Plan:
         return dict(sorted(redact(self.run.stack_outputs).items()))
 
 
-def _resource_entry(resource: RecordedResource) -> dict[str, Any]:
+def resource_entry(resource: RecordedResource) -> dict[str, Any]:
     return {
         "type": resource.type,
         "name": resource.name,

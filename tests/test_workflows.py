@@ -158,3 +158,27 @@ def test_promotion_follows_statuses_and_opens_a_pull_request() -> None:
     assert "tools.plandiff" in run["run"]
     [pull_request] = [s for s in promote["steps"] if "create-pull-request" in s.get("uses", "")]
     assert pull_request["with"]["body-path"] == "build/promotion.md"
+
+
+def code_owners(path: str) -> str:
+    """The owners GitHub asks for a file: the last CODEOWNERS pattern that matches it."""
+    owners = ""
+    for line in (REPO_ROOT / ".github" / "CODEOWNERS").read_text().splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        pattern, *names = line.split()
+        regex = re.escape(pattern.lstrip("/")).replace(r"\*", "[^/]*")
+        if re.match(regex + ("" if pattern.endswith("/") else "$"), path):
+            owners = " ".join(names)
+    return owners
+
+
+def test_prod_and_waivers_need_their_code_owners() -> None:
+    # Where waivers are written (eks-gitops:policy.relax) and what promotion to prod changes.
+    assert "prod-approvers" in code_owners("Pulumi.prod.yaml")
+    assert "prod-approvers" in code_owners("gitops/aws/clusters/prod/versions.env")
+    for stack in STACKS:
+        assert "platform-leads" in code_owners(f"Pulumi.{stack}.yaml")
+    assert "prod-approvers" not in code_owners("Pulumi.dev.yaml")
+    for path in ("policy_pack/rules.py", "eks_gitops/policy/__init__.py", "environments.yaml"):
+        assert code_owners(path), path

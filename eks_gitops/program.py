@@ -13,8 +13,9 @@ import pulumi_tls as tls
 
 from eks_gitops import policy
 from eks_gitops.aws.cluster import Cluster, ClusterArgs
+from eks_gitops.aws.flux_identity import FluxIdentity, FluxIdentityArgs
 from eks_gitops.aws.network import Network, NetworkArgs
-from eks_gitops.credentials import SUMOLOGIC_SECRET, AppCredentials, AppCredentialsArgs
+from eks_gitops.credentials import AppCredentials, AppCredentialsArgs, AppSecret
 from eks_gitops.flux.commit_status import CommitStatus, CommitStatusArgs, GitHubApp
 from eks_gitops.flux.release import (
     InstallManifest,
@@ -37,6 +38,7 @@ from eks_gitops.settings.model import (
     ConfigError,
     SecretSettings,
     StackConfig,
+    sops_alias,
 )
 
 
@@ -116,12 +118,38 @@ def declare(
         ),
         pulumi.ResourceOptions(providers=[aws_provider]),
     )
+    # Before the toolkit: EKS gives a pod its Pod Identity credentials when the pod is created, so
+    # the controllers must start with their associations in place; and on destroy the associations
+    # outlive the controllers and the sync (Flux still decrypts while it prunes).
+    flux_identity = (
+        FluxIdentity(
+            "flux-identity",
+            FluxIdentityArgs(
+                cluster_name=cluster.cluster_name,
+                namespace=namespace,
+                sops=settings.sops,
+                ecr=settings.ecr,
+                key_administrators=(
+                    settings.cluster.deployer_role_arn,
+                    *settings.cluster.admin_role_arns,
+                ),
+                alias_name=sops_alias(settings.cluster.name),
+                protect=settings.cluster.protect,
+            ),
+            pulumi.ResourceOptions(
+                providers=[aws_provider], depends_on=[cluster.pod_identity_agent]
+            ),
+        )
+        if settings.sops.enabled or settings.ecr.enabled
+        else None
+    )
+    identities = [flux_identity] if flux_identity else []
     on_cluster = pulumi.ResourceOptions(providers=[cluster.kubernetes_provider])
     toolkit = Toolkit(
         "toolkit",
         ToolkitArgs(namespace=namespace, components=settings.toolkit.components, manifest=manifest),
         pulumi.ResourceOptions.merge(
-            on_cluster, pulumi.ResourceOptions(depends_on=[cluster.node_group])
+            on_cluster, pulumi.ResourceOptions(depends_on=[cluster.node_group, *identities])
         ),
     )
     in_namespace = pulumi.ResourceOptions.merge(
@@ -132,7 +160,7 @@ def declare(
     )
     repository = Repository(
         "repository",
-        RepositoryArgs(config=github),
+        RepositoryArgs(config=github, branch=settings.sync.branch, path=settings.sync.path),
         pulumi.ResourceOptions(providers=[github_provider_]),
     )
     deploy_key = DeployKey(
@@ -160,13 +188,10 @@ def declare(
     credentials = AppCredentials(
         "app-credentials",
         AppCredentialsArgs(
-            namespace=namespace,
             secrets={
-                SUMOLOGIC_SECRET: {
-                    "accessId": secrets.sumologic_access_id,
-                    "accessKey": secrets.sumologic_access_key,
-                }
-            },
+                secret.name: AppSecret(secret.namespace, secrets.app_secrets[secret.name])
+                for secret in settings.app_secrets
+            }
         ),
         in_namespace,
     )
@@ -207,6 +232,9 @@ def declare(
             pulumi.ResourceOptions(
                 depends_on=[
                     *toolkit.ready,
+                    # A created repository's branch and path: the sync has nothing to apply before.
+                    repository,
+                    *identities,
                     deploy_key,
                     credentials,
                     *([commit_status] if commit_status else []),
@@ -242,6 +270,9 @@ def declare(
     pulumi.export("oidcProviderArn", cluster.oidc_provider_arn)
     pulumi.export("nodeRoleArn", cluster.node_role_arn)
     pulumi.export("deployKeyPublicKey", deploy_key.public_key)
+    if flux_identity is not None and flux_identity.sops_key_arn is not None:
+        pulumi.export("sopsKeyArn", flux_identity.sops_key_arn)
+        pulumi.export("kustomizeControllerRoleArn", flux_identity.kustomize_controller_role_arn)
     pulumi.export("syncPath", sync.path)
     pulumi.export("syncedRevision", sync.synced_revision)
 

@@ -13,10 +13,12 @@ from typing import Any
 import pytest
 import yaml
 
-from eks_gitops.settings.model import ENVIRONMENTS
+from eks_gitops.settings.environments import ENVIRONMENTS_FILENAME, read_environments
 from tools.offline.engine import RecordedResource
 from tools.paths import REPO_ROOT, stack_filename
 from tools.plan import Plan, plan_stack
+
+ENVIRONMENTS = read_environments().names
 
 FLUX_FIXTURES = REPO_ROOT / "tests" / "fixtures" / "flux"
 FLUX_V294 = FLUX_FIXTURES / "install-v2.9.4.yaml"
@@ -61,11 +63,16 @@ def stack_document(stack: str) -> dict[str, Any]:
 
 @pytest.fixture
 def project_copy(tmp_path: Path) -> Path:
-    """A copy of the project's configuration (Pulumi.yaml and the stack files) to edit stack files in;
+    """A copy of the project's configuration (Pulumi.yaml, environments.yaml and the stack files) to
+    edit them in;
     the plan runs the installed program on it."""
     target = tmp_path / "project"
     target.mkdir()
-    for name in ("Pulumi.yaml", *(stack_filename(stack) for stack in ENVIRONMENTS)):
+    for name in (
+        "Pulumi.yaml",
+        ENVIRONMENTS_FILENAME,
+        *(stack_filename(stack) for stack in ENVIRONMENTS),
+    ):
         shutil.copy(REPO_ROOT / name, target)
     return target
 

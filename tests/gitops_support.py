@@ -3,29 +3,58 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from eks_gitops.settings.environments import ENVIRONMENTS_FILENAME, read_environments
 from eks_gitops.settings.parse import parse_go_duration
-from tools.paths import REPO_ROOT
+from tools.paths import REPO_ROOT, stack_filename
+
+ENVIRONMENTS = read_environments().names
 
 CLUSTERS = Path("gitops/aws/clusters")
 
 
 def copy_tree(destination: Path) -> Path:
-    """A repository root at destination holding a copy of the real gitops/ tree."""
+    """A repository root at destination holding a copy of the real gitops/ tree and the
+    environments it serves."""
     shutil.copytree(REPO_ROOT / "gitops", destination / "gitops")
+    shutil.copy(REPO_ROOT / ENVIRONMENTS_FILENAME, destination)
     return destination
+
+
+def copy_project(destination: Path) -> Path:
+    """A repository root at destination holding a copy of the gitops/ tree, Pulumi.yaml and every
+    stack file: what promotion reads, plans and writes."""
+    copy_tree(destination)
+    for name in ("Pulumi.yaml", *(stack_filename(stack) for stack in ENVIRONMENTS)):
+        shutil.copy(REPO_ROOT / name, destination)
+    return destination
+
+
+def git(root: Path, *args: str) -> str:
+    command = ["git", "-c", "user.name=test", "-c", "user.email=test@example.com", *args]
+    return subprocess.run(
+        command, cwd=root, capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def commit(root: Path, message: str) -> str:
+    """Commit everything in root (a repository from `git init`), returning the commit."""
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "--no-gpg-sign", "-m", message)
+    return git(root, "rev-parse", "HEAD")
 
 
 def snapshot(root: Path) -> dict[str, bytes]:
     return {
         str(path.relative_to(root)): path.read_bytes()
         for path in sorted(root.rglob("*"))
-        if path.is_file()
+        if path.is_file() and ".git" not in path.relative_to(root).parts
     }
 
 

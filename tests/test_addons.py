@@ -49,7 +49,13 @@ def test_every_addon_is_declared_at_the_version_the_stack_pins(stack: str) -> No
     plan = repo_plan(stack)
     section = _cluster_section(stack_document(stack))
     addons = _addons(plan)
-    assert set(addons) == {"vpc-cni", "kube-proxy", "coredns", "aws-ebs-csi-driver"}
+    assert set(addons) == {
+        "vpc-cni",
+        "kube-proxy",
+        "coredns",
+        "aws-ebs-csi-driver",
+        "eks-pod-identity-agent",
+    }
     for name, addon in addons.items():
         inputs = addon.plain_inputs
         assert inputs["addonVersion"] == section["addons"][name], name

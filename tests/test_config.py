@@ -35,6 +35,7 @@ def minimal() -> Raw:
                 "kube-proxy": "v1.35.0-eksbuild.2",
                 "coredns": "v1.13.2-eksbuild.1",
                 "aws-ebs-csi-driver": "v1.55.0-eksbuild.1",
+                "eks-pod-identity-agent": "v1.3.10-eksbuild.2",
             },
         },
         "eks-gitops:github": {"owner": "acme-platform", "repository": "eks-gitops"},
@@ -561,4 +562,4 @@ def test_statuses_off_need_no_credential_nor_notification_controller() -> None:
         "components": ["source-controller", "kustomize-controller"],
     }
     settings = parse_stack_config(raw, "dev")
-    assert settings.secret_keys == ("sumologicAccessId", "sumologicAccessKey")
+    assert settings.secret_keys == ()

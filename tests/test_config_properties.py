@@ -260,10 +260,11 @@ PLAN = ("-m", "tools.plan")
 def run_plan_cli(
     project: Path, stack_file_text: str, command: tuple[str, ...] = PLAN
 ) -> subprocess.CompletedProcess[str]:
-    (project / "Pulumi.bad.yaml").write_text(stack_file_text)
+    # dev's stack file in a copy of the project: a stack is named after its environment.
+    (project / "Pulumi.dev.yaml").write_text(stack_file_text)
     environment = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     return subprocess.run(
-        [sys.executable, *command, "--stack", "bad", "--project-dir", str(project)],
+        [sys.executable, *command, "--stack", "dev", "--project-dir", str(project)],
         cwd=REPO_ROOT,
         env=environment,
         capture_output=True,
@@ -298,14 +299,14 @@ def test_the_plan_cli_reports_the_issue_examples_in_one_line(
     [
         (
             "config:\n  aws:region: eu-west-1\n  eks-gitops:cluster: [\n",
-            "error: Pulumi.bad.yaml line ",
+            "error: Pulumi.dev.yaml line ",
         ),
         (
             "config:\n  aws:region: [eu-west-1\n  eks-gitops:environment: dev\n",
-            "error: Pulumi.bad.yaml line ",
+            "error: Pulumi.dev.yaml line ",
         ),
-        ("just a sentence\n", "error: Pulumi.bad.yaml: "),
-        ("config:\n  aws:region: eu-west-1\n  1: one\n", "error: Pulumi.bad.yaml: "),
+        ("just a sentence\n", "error: Pulumi.dev.yaml: "),
+        ("config:\n  aws:region: eu-west-1\n  1: one\n", "error: Pulumi.dev.yaml: "),
     ],
     ids=["unclosed list", "unclosed flow sequence", "not a mapping", "non-string key"],
 )

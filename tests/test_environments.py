@@ -1,106 +1,146 @@
-"""tools.environments: the promotion order from environments.yaml, and which stacks a change feeds."""
+"""The environments come from environments.yaml: adding `staging` between dev and qa is a stack file,
+a cluster folder and one line there, as docs/environments.md describes, and the plan, the gitops
+validator, the records and promotion follow without a code change."""
 
 from __future__ import annotations
 
-import json
-import subprocess
+import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
-from eks_gitops.flux.commit_status import commit_status_context, pulumi_status_context
-from eks_gitops.settings.model import ENVIRONMENTS
-from tools import environments
-from tools.environments import (
+from eks_gitops.settings.environments import (
+    ENVIRONMENTS_FILENAME,
     Environment,
-    EnvironmentsError,
-    load_environments,
-    next_environment,
-    promotions,
-    stacks_changed,
+    check_cluster_names,
+    parse_environments,
+    read_environments,
 )
+from eks_gitops.settings.model import ConfigError
+from eks_gitops.settings.parse import parse_stack_config
+from tests.conftest import stack_document
+from tests.gitops_support import CLUSTERS, commit, copy_project, git, snapshot
+from tools.plan import PlanError, plan_stack
+from tools.promotion.command import main as promote
+from tools.render import render_record
+from tools.validate import validate
 
-ORDER = (Environment("dev", False), Environment("qa", False), Environment("prod", True))
 
-
-def test_the_file_lists_the_program_environments_in_order() -> None:
-    assert load_environments() == ORDER
-    assert tuple(environment.name for environment in load_environments()) == ENVIRONMENTS
-
-
-def test_next_environment() -> None:
-    assert next_environment(ORDER, "dev") == "qa"
-    assert next_environment(ORDER, "prod") is None
-    with pytest.raises(EnvironmentsError, match="no environment 'staging'"):
-        next_environment(ORDER, "staging")
+def test_the_project_promotes_dev_qa_prod_and_prod_is_production() -> None:
+    environments = read_environments()
+    assert environments.names == ("dev", "qa", "prod")
+    assert [e.name for e in environments if e.production] == ["prod"]
 
 
 @pytest.mark.parametrize(
-    ("paths", "expected"),
+    ("document", "key"),
     [
-        (["Pulumi.qa.yaml"], ["qa"]),
-        (["gitops/aws/clusters/prod/versions.env", "Pulumi.dev.yaml"], ["dev", "prod"]),
-        (["eks_gitops/aws/cluster.py"], ["dev", "qa", "prod"]),
-        (["policy_pack/rules.py"], ["dev", "qa", "prod"]),
-        (["requirements.txt"], ["dev", "qa", "prod"]),
-        (["docs/pipeline.md", "tests/test_plan.py", "gitops/aws/clusters/devx/a.yaml"], []),
+        ({"environments": []}, "environments.yaml: environments"),
+        ({"environments": [{"name": "Dev"}]}, "environments.yaml: environments[0].name"),
+        ({"environments": [{"name": "dev"}, {"name": "dev"}]}, "environments[1].name"),
+        ({"environments": [{"name": "dev", "prod": True}]}, "environments.yaml: environments[0]"),
+        ({"environments": [{"name": "dev", "production": "yes"}]}, "environments[0].production"),
     ],
+    ids=["empty", "not a name", "twice", "unknown field", "not a boolean"],
 )
-def test_stacks_changed(paths: list[str], expected: list[str]) -> None:
-    assert stacks_changed(ORDER, paths) == expected
+def test_a_wrong_environments_file_is_one_error_naming_the_entry(
+    document: object, key: str
+) -> None:
+    with pytest.raises(ConfigError) as error:
+        parse_environments(document)
+    assert key in error.value.key
+    assert len(str(error.value).splitlines()) == 1
 
 
-def test_promotions_from_a_status_context() -> None:
-    assert promotions(ORDER) == [{"from": "dev", "to": "qa"}, {"from": "qa", "to": "prod"}]
-    for context in (
-        pulumi_status_context("dev"),
-        commit_status_context("dev", "Kustomization", "a"),
-    ):
-        assert promotions(ORDER, context) == [{"from": "dev", "to": "qa"}]
-    assert promotions(ORDER, pulumi_status_context("prod")) == []
-    assert promotions(ORDER, "ci/dev/build") == []
+def test_a_stack_deploys_only_the_environment_it_is_named_after() -> None:
+    with pytest.raises(ConfigError) as error:
+        parse_stack_config(stack_document("dev")["config"], "sandbox")
+    assert error.value.key == "eks-gitops:environment"
+    assert "Pulumi.dev.yaml" in str(error.value)
 
 
-@pytest.mark.parametrize(
-    ("text", "message"),
-    [
-        ("environments: []\n", "expected 'environments:'"),
-        ("environments: [{name: Dev}]\n", "needs a lowercase 'name'"),
-        ("environments: [{name: dev, production: yes please}]\n", "true or false"),
-        ("environments: [{name: dev}, {name: dev}]\n", "listed twice"),
-    ],
-)
-def test_a_wrong_file_is_one_error(tmp_path: Path, text: str, message: str) -> None:
-    (tmp_path / "environments.yaml").write_text(text)
-    with pytest.raises(EnvironmentsError, match=message):
-        load_environments(tmp_path)
+def test_two_stacks_with_one_cluster_name_are_refused() -> None:
+    with pytest.raises(ConfigError) as error:
+        check_cluster_names({"dev": "gitops-dev", "qa": "gitops-shared", "prod": "gitops-shared"})
+    assert error.value.key == "qa: eks-gitops:cluster.name"
+    assert "stack prod" in str(error.value)
 
 
-def git(root: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
-        cwd=root,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
+def test_the_plan_refuses_a_stack_whose_cluster_name_another_stack_uses(
+    project_copy: Path,
+) -> None:
+    qa = stack_document("qa")
+    qa["config"]["eks-gitops:cluster"]["name"] = "gitops-dev"
+    (project_copy / "Pulumi.qa.yaml").write_text(yaml.safe_dump(qa, sort_keys=False))
+    with pytest.raises(PlanError, match="gitops-dev"):
+        plan_stack("dev", project_dir=project_copy)
 
 
-def test_changed_between_two_commits(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    (tmp_path / "environments.yaml").write_text(
-        (Path(environments.REPO_ROOT) / "environments.yaml").read_text()
+@pytest.fixture
+def with_staging(tmp_path: Path) -> Path:
+    """A copy of the project with `staging` added between dev and qa as docs/environments.md says:
+    a line in environments.yaml, a stack file (qa's, renamed), a cluster folder (qa's), records."""
+    root = copy_project(tmp_path / "project")
+    environments = yaml.safe_load((root / ENVIRONMENTS_FILENAME).read_text())
+    environments["environments"].insert(1, {"name": "staging"})
+    (root / ENVIRONMENTS_FILENAME).write_text(yaml.safe_dump(environments, sort_keys=False))
+    stack = stack_document("qa")
+    config = stack["config"]
+    config["eks-gitops:environment"] = "staging"
+    config["eks-gitops:cluster"]["name"] = "gitops-staging"
+    config["eks-gitops:network"]["vpcCidr"] = "10.15.0.0/16"
+    config["eks-gitops:sync"]["path"] = "gitops/aws/clusters/staging"
+    (root / "Pulumi.staging.yaml").write_text(yaml.safe_dump(stack, sort_keys=False))
+    shutil.copytree(root / CLUSTERS / "qa", root / CLUSTERS / "staging")
+    for path, content in render_record(plan_stack("staging", project_dir=root)).items():
+        (root / path).write_text(content)
+    git(root, "init", "-q", "-b", "main")
+    commit(root, "staging between dev and qa")
+    return root
+
+
+def test_a_staging_environment_plans(with_staging: Path) -> None:
+    plan = plan_stack("staging", project_dir=with_staging)
+    assert plan.settings.environment == "staging"
+    assert not plan.settings.is_production
+    assert plan.settings.tags["environment"] == "staging"
+    kustomizations = [
+        r for r in plan.run.resources if r.type.endswith(":Kustomization") and r.custom
+    ]
+    assert [k.plain_inputs["spec"]["path"] for k in kustomizations] == [
+        "./gitops/aws/clusters/staging"
+    ]
+
+
+def test_a_staging_environment_validates(with_staging: Path) -> None:
+    report = validate(with_staging)
+    assert report.problems == ()
+    assert [summary.split(":")[0] for summary in report.summaries] == [
+        "dev",
+        "staging",
+        "qa",
+        "prod",
+    ]
+
+
+def test_promotion_goes_dev_to_staging_and_no_longer_dev_to_qa(
+    with_staging: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = snapshot(with_staging)
+    assert (
+        promote(["--from", "dev", "--to", "qa", "--root", str(with_staging), "--unverified"]) == 2
     )
-    git(tmp_path, "init", "-q")
-    git(tmp_path, "add", ".")
-    git(tmp_path, "commit", "-qm", "base")
-    base = git(tmp_path, "rev-parse", "HEAD")
-    (tmp_path / "Pulumi.qa.yaml").write_text("config: {}\n")
-    git(tmp_path, "add", ".")
-    git(tmp_path, "commit", "-qm", "qa")
-    assert environments.main(["changed", "--base", base], root=tmp_path) == 0
-    assert json.loads(capsys.readouterr().out) == ["qa"]
-    # A push that created the branch has no commit before it: every stack.
-    assert environments.main(["changed", "--base", "0" * 40], root=tmp_path) == 0
-    assert json.loads(capsys.readouterr().out) == ["dev", "qa", "prod"]
-    assert environments.main(["changed", "--base", "f" * 40], root=tmp_path) == 2
-    assert capsys.readouterr().err.startswith("error: git diff")
+    assert "dev -> qa skips staging" in capsys.readouterr().err
+    assert snapshot(with_staging) == before
+    assert (
+        promote(["--from", "dev", "--to", "staging", "--root", str(with_staging), "--unverified"])
+        == 0
+    )
+
+
+def test_environment_order_is_the_file_order() -> None:
+    parsed = parse_environments(
+        {"environments": [{"name": "dev"}, {"name": "prod-eu", "production": True}]}
+    )
+    assert parsed.all == (Environment("dev", False), Environment("prod-eu", True))

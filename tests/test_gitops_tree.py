@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from eks_gitops.settings.model import ENVIRONMENTS
+from eks_gitops.settings.environments import read_environments
 from eks_gitops.settings.parse import parse_go_duration, parse_stack_config
 from tests.conftest import stack_document
 from tests.gitops_support import CLUSTERS, env_file, flux_timeout_seconds
@@ -21,6 +21,8 @@ from tools.gitops.cluster_tree import ClusterTree, expand_cluster, is_flux_kusto
 from tools.gitops.kustomize import Builder
 from tools.paths import REPO_ROOT
 from tools.validate import validate
+
+ENVIRONMENTS = read_environments().names
 
 
 @pytest.fixture(scope="module")
@@ -219,8 +221,9 @@ def teardown_problems(kustomizations: list[tuple[Path, Mapping[str, Any]]]) -> l
 
 def test_every_flux_kustomization_waits_for_its_objects_and_has_a_timeout() -> None:
     kustomizations = flux_kustomizations(REPO_ROOT)
-    # app-cluster in each cluster, ingress-traefik in dev, the bootstrap record in each cluster.
-    assert len(kustomizations) == 7
+    # app-cluster and cluster-secrets in each cluster, ingress-traefik in dev, the bootstrap
+    # record in each cluster.
+    assert len(kustomizations) == 10
     assert teardown_problems(kustomizations) == []
 
 

@@ -95,11 +95,17 @@ def test_pin_flux_keeps_line_endings_and_comments() -> None:
     )
 
 
-def test_a_toolkit_section_it_cannot_edit_safely_is_refused() -> None:
-    with pytest.raises(pin_flux.PinError):
-        pin_flux.pinned_stack_text(
-            "config:\n  eks-gitops:toolkit: {version: v2.9.4}\n", FAKE_SHA256
-        )
+def test_a_toolkit_section_in_flow_style_gets_the_digest_in_its_own_style() -> None:
+    # ruamel.yaml's round trip keeps a flow mapping a flow mapping and adds the key inside it.
+    text = "config:\n  eks-gitops:toolkit: {version: v2.9.4}\n"
+    assert pin_flux.pinned_stack_text(text, FAKE_SHA256) == (
+        f'config:\n  eks-gitops:toolkit: {{version: v2.9.4, manifestsSha256: "{FAKE_SHA256}"}}\n'
+    )
+
+
+def test_a_stack_file_without_a_toolkit_section_is_refused() -> None:
+    with pytest.raises(pin_flux.PinError, match="eks-gitops:toolkit"):
+        pin_flux.pinned_stack_text("config:\n  aws:region: eu-west-1\n", FAKE_SHA256)
 
 
 def test_without_a_file_pin_flux_downloads_the_release_once(

@@ -24,7 +24,7 @@ from pipeline.access import (
     deploy_subject,
     preview_subject,
 )
-from tools.environments import load_environments
+from tests.conftest import ENVIRONMENTS
 from tools.offline.engine import ProgramRun, RecordedResource
 from tools.pipeline_plan import PIPELINE_DIR, plan_pipeline, write
 from tools.plan import PlanError
@@ -32,7 +32,6 @@ from tools.plan import PlanError
 REPOSITORY = "acme-platform/eks-gitops"
 ROLE = "aws:iam/role:Role"
 ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
-ENVIRONMENTS = [environment.name for environment in load_environments()]
 
 
 @functools.cache
@@ -60,7 +59,7 @@ def attached(role_name: str) -> list[str]:
 
 def test_the_example_stack_covers_every_environment() -> None:
     document = yaml.safe_load((PIPELINE_DIR / "Pulumi.example.yaml").read_text())
-    assert document["config"][f"{PROJECT}:environments"] == ENVIRONMENTS
+    assert document["config"][f"{PROJECT}:environments"] == list(ENVIRONMENTS)
     assert document["config"][f"{PROJECT}:repository"] == REPOSITORY
 
 

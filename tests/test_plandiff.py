@@ -240,31 +240,43 @@ def test_missing_plan_file_is_one_error_line(
     assert err.startswith("error: ") and "resources.json" in err and err.count("\n") == 1
 
 
-def test_real_plans_show_an_instance_type_change_as_a_node_group_replacement(
+def test_real_plans_show_a_node_change_field_by_field_and_a_waiver(
     tmp_path: Path, plan_edited: Callable[..., Plan]
 ) -> None:
-    def bigger_nodes(document: dict[str, Any]) -> None:
-        document["config"]["eks-gitops:cluster"]["nodes"]["instanceTypes"] = ["m7i.large"]
+    def more_nodes(document: dict[str, Any]) -> None:
+        document["config"]["eks-gitops:cluster"]["nodes"].update(maxSize=5)
 
     def relax_audit(document: dict[str, Any]) -> None:
-        bigger_nodes(document)
         cluster = document["config"]["eks-gitops:cluster"]
         cluster["logTypes"] = [t for t in cluster["logTypes"] if t != "audit"]
         policy = document["config"].setdefault("eks-gitops:policy", {})
         policy["relax"] = [*policy.get("relax", []), "audit-logging"]
 
     base = write_plan(repo_plan("dev"), tmp_path / "base")
-    head = write_plan(plan_edited("dev", bigger_nodes), tmp_path / "head")
-    diff = compare(base, head)
-    [change] = diff.resources
-    assert change.subject == f"{NODE_GROUP}::cluster-nodes"
-    assert change.kind == "replaced"
-    assert change.forcing == ("instanceTypes[0]",)
+    head = write_plan(plan_edited("dev", more_nodes), tmp_path / "head")
+    [change] = compare(base, head).resources
+    assert change.subject.startswith(f"{NODE_GROUP}::cluster-nodes")
+    assert change.kind == "changed"
+    assert [(f.path, f.new) for f in change.fields] == [("inputs.scalingConfig.maxSize", 5)]
 
     waived = write_plan(plan_edited("dev", relax_audit), tmp_path / "waived")
     text = plandiff.render_markdown(compare(base, waived), "dev")
     assert "`audit-logging` (**new**)" in text
     assert "`inputs.enabledClusterLogTypes" in text
+
+
+def test_real_plans_show_a_rolled_node_group_as_added_and_removed(
+    tmp_path: Path, plan_edited: Callable[..., Plan]
+) -> None:
+    # An instance type change rolls the group to a new one named by a digest of the settings EKS
+    # replaces on (tests/test_node_roll.py): a new URN, not an in-place replacement.
+    def bigger_nodes(document: dict[str, Any]) -> None:
+        document["config"]["eks-gitops:cluster"]["nodes"]["instanceTypes"] = ["m7i.large"]
+
+    base = write_plan(repo_plan("dev"), tmp_path / "base")
+    head = write_plan(plan_edited("dev", bigger_nodes), tmp_path / "head")
+    groups = [c for c in compare(base, head).resources if c.subject.startswith(NODE_GROUP)]
+    assert sorted(c.kind for c in groups) == ["added", "removed"]
 
 
 def test_two_environments_planned_with_one_seed_differ_only_in_settings(tmp_path: Path) -> None:

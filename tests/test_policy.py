@@ -294,7 +294,8 @@ GOOD_RESOURCES = [
         {"vpcConfig": {"endpointPublicAccess": False}, "enabledClusterLogTypes": ["audit"]},
     ),
     resource(KMS_KEY_TYPE),
-    resource(NODE_GROUP_TYPE, {"scalingConfig": {"minSize": 3.0}}),
+    # Not stateful: a roll to a new group must be able to delete the old one.
+    resource(NODE_GROUP_TYPE, {"scalingConfig": {"minSize": 3.0}}, protect=False),
     resource(
         LAUNCH_TEMPLATE_TYPE,
         {

@@ -22,9 +22,8 @@ from pulumi_policy import (
 )
 
 from eks_gitops.policy import DeclaredResource, check_resources
-from eks_gitops.settings.model import ENVIRONMENTS
 from policy_pack.rules import RESOURCES_POLICY, SETTINGS_POLICY, policies, stack_settings
-from tests.conftest import repo_plan, stack_document, write_stack
+from tests.conftest import ENVIRONMENTS, repo_plan, stack_document, write_stack
 from tests.test_policy import PROD_BREAKAGES, Edit
 from tools.offline.engine import RecordedResource
 from tools.offline.guardrails import declared_from_graph

@@ -1,5 +1,5 @@
 """`make promote` writes nothing until GitHub says the source environment reported success on a
-commit carrying the pins it hands on. Run against a throwaway git repository and a fake GitHub
+commit carrying the pins it hands on, both from its cluster's Flux and from its `pulumi up`. Run against a throwaway git repository and a fake GitHub
 REST API on 127.0.0.1.
 
 What the fake answers follows GitHub's REST reference, "List commit statuses for a reference"
@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -26,14 +25,15 @@ from pathlib import Path
 
 import pytest
 
-from eks_gitops.settings.model import ENVIRONMENTS
-from tests.gitops_support import copy_tree, edit, snapshot
+from tests.gitops_support import commit, copy_project, edit, git, snapshot
 from tools.paths import REPO_ROOT
-from tools.promote import main
+from tools.promotion.command import main
 
 TOKEN = "github_pat_fake_for_tests"
 OWNER, REPOSITORY = "acme-platform", "eks-gitops"  # what Pulumi.dev.yaml names
 DEV = "eks-gitops/dev/Kustomization/gitops-system"
+# What the pipeline's `pulumi up` job for dev posts on the commit it applied.
+DEV_UP = "eks-gitops/dev/pulumi"
 QA = "eks-gitops/qa/Kustomization/gitops-system"
 STATUSES = re.compile(r"^/repos/([^/]+)/([^/]+)/commits/([0-9a-f]{40})/statuses\?per_page=100$")
 
@@ -94,19 +94,6 @@ def github() -> Iterator[FakeGitHub]:
     thread.join()
 
 
-def git(root: Path, *args: str) -> str:
-    command = ["git", "-c", "user.name=test", "-c", "user.email=test@example.com", *args]
-    return subprocess.run(
-        command, cwd=root, capture_output=True, text=True, check=True
-    ).stdout.strip()
-
-
-def commit(root: Path, message: str) -> str:
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "--no-gpg-sign", "-m", message)
-    return git(root, "rev-parse", "HEAD")
-
-
 @dataclass(frozen=True)
 class Repo:
     root: Path
@@ -117,9 +104,7 @@ class Repo:
 
 @pytest.fixture
 def repo(tmp_path: Path, github: FakeGitHub) -> Repo:
-    root = copy_tree(tmp_path / "repo")
-    for stack in ENVIRONMENTS:
-        shutil.copy(REPO_ROOT / f"Pulumi.{stack}.yaml", root)
+    root = copy_project(tmp_path / "repo")
     git(root, "init", "-q", "-b", "main")
     base = commit(root, "base")
     edit(root / "Pulumi.dev.yaml", "    version: v2.9.4\n", "    version: v2.10.0\n")
@@ -147,6 +132,7 @@ def qa_flux_version(repo: Repo) -> str:
 def test_success_on_the_commit_that_changed_the_pins_promotes(
     repo: Repo, github: FakeGitHub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    github.post(repo.pin, DEV_UP, "success")
     github.post(repo.pin, DEV, "success")
     assert promote(repo, github.url, monkeypatch) == 0
     assert qa_flux_version(repo) == "v2.10.0"
@@ -160,13 +146,60 @@ def test_success_on_the_commit_that_changed_the_pins_promotes(
 def test_success_on_a_later_commit_with_the_same_pins_promotes(
     repo: Repo, github: FakeGitHub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # dev applied only the tip: Flux posts on the revisions a cluster applies.
+    # dev applied only the tip: Flux posts on the revisions a cluster applies; `pulumi up` ran on
+    # the commit that changed the pins.
+    github.post(repo.pin, DEV_UP, "success")
     github.post(repo.later, QA, "failure")
     github.post(repo.later, DEV, "failure")
     github.post(repo.later, DEV, "success")
     assert promote(repo, github.url, monkeypatch) == 0
     assert qa_flux_version(repo) == "v2.10.0"
-    assert github.requested_commits() == [repo.later]
+    assert github.requested_commits() == [repo.later, repo.pin]
+
+
+def test_flux_success_without_the_up_status_is_refused(
+    repo: Repo,
+    github: FakeGitHub,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Flux posts success for whatever revision it applied, whether or not `pulumi up -s dev` ever
+    # applied the Kubernetes, add-on and Flux versions that revision pins.
+    github.post(repo.later, DEV, "success")
+    before = snapshot(repo.root)
+    assert promote(repo, github.url, monkeypatch) == 2
+    assert snapshot(repo.root) == before
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"refused: cannot verify dev: no {DEV_UP} status on the 2 commit(s)")
+
+
+def test_up_success_with_a_flux_failure_is_refused(
+    repo: Repo,
+    github: FakeGitHub,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    github.post(repo.pin, DEV_UP, "success")
+    github.post(repo.later, DEV, "failure")
+    before = snapshot(repo.root)
+    assert promote(repo, github.url, monkeypatch) == 2
+    assert snapshot(repo.root) == before
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"refused: cannot verify dev: {DEV} is failure on {repo.later[:12]}")
+
+
+def test_an_up_failure_after_its_success_is_refused(
+    repo: Repo,
+    github: FakeGitHub,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    github.post(repo.pin, DEV_UP, "success")
+    github.post(repo.later, DEV_UP, "failure")
+    github.post(repo.later, DEV, "success")
+    assert promote(repo, github.url, monkeypatch) == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert f"{DEV_UP} is failure on {repo.later[:12]}" in line
 
 
 def refuse_cases() -> Iterator[object]:
@@ -194,10 +227,6 @@ def refuse_cases() -> Iterator[object]:
     def bad_credentials(repo: Repo, github: FakeGitHub) -> None:
         github.fail_with = 401
 
-    def uncommitted_pins(repo: Repo, github: FakeGitHub) -> None:
-        github.post(repo.later, DEV, "success")
-        edit(repo.root / "Pulumi.dev.yaml", "    version: v2.10.0\n", "    version: v2.11.0\n")
-
     yield pytest.param((failure, "is failure on"), id="failure")
     yield pytest.param((error, "is error on"), id="error")
     yield pytest.param((pending, "is pending on"), id="pending")
@@ -205,7 +234,6 @@ def refuse_cases() -> Iterator[object]:
     yield pytest.param((success_before_the_pins, f"no {DEV} status"), id="older-pins")
     yield pytest.param((not_pushed, "GitHub knew 0 of them"), id="not-pushed")
     yield pytest.param((bad_credentials, "HTTP 401"), id="http-401")
-    yield pytest.param((uncommitted_pins, "not committed"), id="uncommitted")
 
 
 @pytest.mark.parametrize("case", list(refuse_cases()))
@@ -217,6 +245,7 @@ def test_refuses_in_one_line_and_writes_nothing(
     case: tuple[Callable[[Repo, FakeGitHub], None], str],
 ) -> None:
     arrange, reason = case
+    github.post(repo.pin, DEV_UP, "success")
     arrange(repo, github)
     before = snapshot(repo.root / "gitops"), (repo.root / "Pulumi.qa.yaml").read_bytes()
     assert promote(repo, github.url, monkeypatch) == 2
@@ -248,11 +277,12 @@ def test_without_a_token_it_refuses_before_asking(
     repo: Repo, github: FakeGitHub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The command line `make promote FROM=dev TO=qa` runs, as a process, with GITHUB_TOKEN unset.
+    github.post(repo.pin, DEV_UP, "success")
     github.post(repo.pin, DEV, "success")
     before = snapshot(repo.root)
     environment = dict(os.environ)
     environment.pop("GITHUB_TOKEN", None)
-    command = ["-m", "tools.promote", "--from", "dev", "--to", "qa", "--root", str(repo.root)]
+    command = ["-m", "tools.promotion", "--from", "dev", "--to", "qa", "--root", str(repo.root)]
     completed = subprocess.run(
         [sys.executable, *command, "--github-api-url", github.url],
         cwd=REPO_ROOT,
@@ -282,3 +312,25 @@ def test_unverified_asks_nothing_and_says_so(
     assert github.requests == []
     assert qa_flux_version(repo) == "v2.10.0"
     assert "UNVERIFIED" in capsys.readouterr().err
+
+
+def test_uncommitted_source_pins_are_refused_before_asking(
+    repo: Repo,
+    github: FakeGitHub,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # What GitHub vouches for is a commit; an edit in the working tree was neither reviewed nor
+    # applied anywhere.
+    github.post(repo.later, DEV_UP, "success")
+    github.post(repo.later, DEV, "success")
+    edit(repo.root / "Pulumi.dev.yaml", "    version: v2.10.0\n", "    version: v2.11.0\n")
+    before = snapshot(repo.root)
+    assert promote(repo, github.url, monkeypatch) == 2
+    assert snapshot(repo.root) == before
+    [line] = capsys.readouterr().err.splitlines()
+    assert line == (
+        "refused: Pulumi.dev.yaml has changes that are not committed; promotion hands on only "
+        "what is committed: commit or stash them first"
+    )
+    assert github.requests == []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tools.stack_pins import FLUX_DIGEST, FLUX_VERSION, PinError, plan_stack_promotion, with_values
+from tools.promotion.pins import FLUX_VERSION, PinError, promoted_stack, with_values
 
 DIGEST = "0123456789" * 6 + "abcd"
 
@@ -36,10 +36,10 @@ def test_a_key_without_its_mapping_is_refused() -> None:
 
 
 def test_the_digest_moves_with_its_version() -> None:
-    promotion = plan_stack_promotion(stack("v2.10.0", DIGEST), stack("v2.9.4"), "dev", "qa")
-    assert [(c.path, c.old, c.new) for c in promotion.changes] == [
-        (FLUX_VERSION, "v2.9.4", "v2.10.0"),
-        (FLUX_DIGEST, None, DIGEST),
+    promotion = promoted_stack(stack("v2.10.0", DIGEST), stack("v2.9.4"), "dev", "qa")
+    assert [(c.name, c.old, c.new) for c in promotion.changes] == [
+        ("eks-gitops:toolkit.version", "v2.9.4", "v2.10.0"),
+        ("eks-gitops:toolkit.manifestsSha256", None, DIGEST),
     ]
     assert promotion.text == stack("v2.10.0").replace(
         "    components: [source-controller]\r\n",
@@ -49,10 +49,10 @@ def test_the_digest_moves_with_its_version() -> None:
 
 def test_a_target_digest_for_the_same_version_stays() -> None:
     target = stack("v2.9.4", DIGEST, kubernetes="1.34")
-    promotion = plan_stack_promotion(stack("v2.9.4"), target, "dev", "qa")
+    promotion = promoted_stack(stack("v2.9.4"), target, "dev", "qa")
     assert promotion.text == stack("v2.9.4", DIGEST)
 
 
 def test_a_target_digest_for_another_version_is_refused() -> None:
     with pytest.raises(PinError, match=r"make pin-flux STACK=dev"):
-        plan_stack_promotion(stack("v2.10.0"), stack("v2.9.4", DIGEST), "dev", "qa")
+        promoted_stack(stack("v2.10.0"), stack("v2.9.4", DIGEST), "dev", "qa")

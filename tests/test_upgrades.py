@@ -1,16 +1,16 @@
 """Routine upgrades update the cluster, its CRDs and the toolkit namespace in place.
 
-A Kubernetes version bump, a node instance type change and a Flux upgrade are planned before and
-after; for the resources whose loss would take workloads or custom resources with them, the URN must
+A Kubernetes version bump and a Flux upgrade are planned before and after; for the resources whose loss would take workloads or custom resources with them, the URN must
 stay the same (a new URN is a delete plus a create) and no input the provider replaces on may change.
 
 Replace-forcing inputs, in Pulumi's input names. pulumi-aws wraps the Terraform AWS provider, whose
 schema marks these ForceNew (internal/service/eks/cluster.go and node_group.go; the EKS API offers no
 update call for them either):
-- EKS Cluster: name, roleArn, vpcConfig.subnetIds and .securityGroupIds, kubernetesNetworkConfig,
-  bootstrapSelfManagedAddons, accessConfig.bootstrapClusterCreatorAdminPermissions, outpostConfig;
-  encryptionConfig can be added but never removed or pointed at another key. `version` is an
-  in-place UpdateClusterVersion.
+- EKS Cluster: name, roleArn, kubernetesNetworkConfig, bootstrapSelfManagedAddons,
+  accessConfig.bootstrapClusterCreatorAdminPermissions, outpostConfig; encryptionConfig can be added
+  but never removed or pointed at another key. `version` is an in-place UpdateClusterVersion.
+  vpcConfig.subnetIds and .securityGroupIds are updated in place now (UpdateClusterConfig), but only
+  within the cluster's original zones, so an upgrade must not touch them either.
 - EKS NodeGroup: clusterName, nodeGroupName, nodeGroupNamePrefix, nodeRoleArn, subnetIds, amiType,
   capacityType, diskSize, instanceTypes, launchTemplate.id/.name, remoteAccess. `version`,
   launchTemplate.version and scalingConfig update in place.
@@ -22,10 +22,8 @@ update call for them either):
 - Kubernetes provider: a different kubeconfig can point at a different cluster; the provider then
   replaces every object it manages, so it must not change on these upgrades either.
 
-Instance types are replace-forcing, so changing them does replace the managed node group. The
-program keeps that safe: the node group is named from a prefix (the provider appends a unique
-suffix) and is not delete-before-replace, so Pulumi creates the new group next to the old one and
-deletes the old one only at the end of the update; nothing else is replaced with it.
+The node group's own replace-forcing settings (instance types, zones, capacity and AMI type) roll it
+to a new group instead: tests/test_node_roll.py.
 """
 
 from __future__ import annotations
@@ -36,7 +34,7 @@ from typing import Any
 
 import pytest
 
-from eks_gitops.settings.model import SUPPORTED_KUBERNETES_VERSIONS
+from eks_gitops.settings.model import EKS_ADDONS, SUPPORTED_KUBERNETES_VERSIONS
 from tests.conftest import ENVIRONMENTS, FLUX_V285, repo_plan, stack_document
 from tests.graph_support import Graph, Node, graph_of
 from tools.plan import Plan
@@ -153,29 +151,10 @@ def test_kubernetes_version_bump_updates_cluster_nodes_and_addons_in_place(
     assert (cluster.inputs["version"], node_group.inputs["version"]) == (bumped, bumped)
     # ...and every add-on, same URN, new version.
     addons = after.of_type(ADDON)
-    assert len(addons) == 4
+    assert len(addons) == len(EKS_ADDONS)
     for addon in addons:
         old = before.nodes[addon.urn].inputs["addonVersion"]
         assert addon.inputs["addonVersion"] != old
-
-
-@pytest.mark.parametrize("stack", ENVIRONMENTS)
-def test_instance_type_change_replaces_only_the_node_group_and_creates_before_deleting(
-    stack: str, plan_with: Callable[..., Graph]
-) -> None:
-    before = graph_of(repo_plan(stack))
-    after = plan_with(stack, "eks-gitops:cluster.nodes.instanceTypes", ["c7i.2xlarge"])
-    (old,) = before.of_type(NODE_GROUP)
-    assert replacements(before, after) == [f"{NODE_GROUP}::{old.name}: instanceTypes changed"]
-    new = after.nodes[old.urn]
-    # Create-before-delete (Pulumi's default) with names that cannot collide: a prefix, no fixed name.
-    assert not new.delete_before_replace
-    assert input_at(new.inputs, "nodeGroupName") is None
-    assert input_at(new.inputs, "nodeGroupNamePrefix") == f"{new.inputs['clusterName']}-"
-    # What waits for the node group only orders after it; none of its inputs change with it.
-    dependents = [n for n in after.nodes.values() if old.urn in n.depends_on]
-    assert dependents
-    assert all(n.inputs == before.nodes[n.urn].inputs for n in dependents)
 
 
 @pytest.mark.parametrize("stack", ENVIRONMENTS)

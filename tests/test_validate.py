@@ -7,10 +7,12 @@ from typing import Any
 
 import pytest
 
-from eks_gitops.settings.model import ENVIRONMENTS
+from eks_gitops.settings.environments import read_environments
 from tests.gitops_support import CLUSTERS, copy_tree, edit, edit_yaml
 from tools.gitops.substitution import substitute, unresolved_variables
 from tools.validate import main
+
+ENVIRONMENTS = read_environments().names
 
 
 @pytest.fixture

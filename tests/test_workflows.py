@@ -11,13 +11,13 @@ import pytest
 import yaml
 
 from eks_gitops.flux.commit_status import pulumi_status_context
-from tools.environments import load_environments
+from tests.conftest import ENVIRONMENTS
 from tools.paths import REPO_ROOT
 
 WORKFLOWS = REPO_ROOT / ".github" / "workflows"
 WORKFLOW_FILES = sorted(WORKFLOWS.glob("*.yml"))
 PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$")
-STACKS = [environment.name for environment in load_environments()]
+STACKS = list(ENVIRONMENTS)
 
 
 def workflow(name: str) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""The environments in promotion order, as the pipeline asks for them (environments.yaml).
+"""The environments in promotion order (environments.yaml, eks_gitops.settings.environments), as
+the pipeline asks for them.
 
     python -m tools.environments names                       ["dev", "qa", "prod"]
     python -m tools.environments next --from dev             qa (nothing after the last)
@@ -22,17 +23,19 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-import yaml
-
 from eks_gitops.flux.commit_status import CONTEXT_PREFIX
+from eks_gitops.settings.environments import (
+    ENVIRONMENTS_FILENAME,
+    Environments,
+    read_environments,
+)
+from eks_gitops.settings.model import ConfigError
 from tools.gitops.cluster_tree import cluster_directory
 from tools.paths import REPO_ROOT, stack_filename
 
-ENVIRONMENTS_FILE: Final = "environments.yaml"
 # Files and directories every stack's `pulumi preview`/`up` runs or reads.
 SHARED_INPUTS: Final = (
     "eks_gitops/",
@@ -40,58 +43,28 @@ SHARED_INPUTS: Final = (
     "Pulumi.yaml",
     "requirements.txt",
     "policy_pack/",
-    ENVIRONMENTS_FILE,
+    ENVIRONMENTS_FILENAME,
 )
 # What `git diff` gives as the base of a push that created the branch: no commit to compare with.
 NO_COMMIT: Final = re.compile(r"0{40}")
 
 
 class EnvironmentsError(Exception):
-    """environments.yaml or a request about it is wrong; the message says how, in one line."""
+    """A request about the environments is wrong; the message says how, in one line."""
 
 
-@dataclass(frozen=True)
-class Environment:
-    name: str
-    production: bool
-
-
-def load_environments(root: Path = REPO_ROOT) -> tuple[Environment, ...]:
-    path = root / ENVIRONMENTS_FILE
-    document = yaml.safe_load(path.read_text())
-    entries = document.get("environments") if isinstance(document, dict) else None
-    if not isinstance(entries, list) or not entries:
-        raise EnvironmentsError(f"{path.name}: expected 'environments:' with a list of entries")
-    found = []
-    for entry in entries:
-        name = entry.get("name") if isinstance(entry, dict) else None
-        production = entry.get("production", False) if isinstance(entry, dict) else None
-        if not isinstance(name, str) or not re.fullmatch(r"[a-z][a-z0-9-]*", name):
-            raise EnvironmentsError(f"{path.name}: {entry!r} needs a lowercase 'name'")
-        if not isinstance(production, bool):
-            raise EnvironmentsError(f"{path.name}: {name}.production must be true or false")
-        found.append(Environment(name, production))
-    names = [environment.name for environment in found]
-    if len(set(names)) != len(names):
-        raise EnvironmentsError(f"{path.name}: an environment is listed twice in {names}")
-    return tuple(found)
-
-
-def next_environment(environments: Sequence[Environment], name: str) -> str | None:
-    names = [environment.name for environment in environments]
+def next_environment(environments: Environments, name: str) -> str | None:
+    names = list(environments.names)
     if name not in names:
-        raise EnvironmentsError(f"no environment {name!r} in {ENVIRONMENTS_FILE} ({names})")
+        raise EnvironmentsError(f"no environment {name!r} in {ENVIRONMENTS_FILENAME} ({names})")
     index = names.index(name)
     return names[index + 1] if index + 1 < len(names) else None
 
 
-def promotions(
-    environments: Sequence[Environment], context: str | None = None
-) -> list[dict[str, str]]:
+def promotions(environments: Environments, context: str | None = None) -> list[dict[str, str]]:
     """Each environment with the one after it; with a commit status `context`, only the pair whose
     source posted it (none for a context of another kind, an unknown or the last environment)."""
-    names = [environment.name for environment in environments]
-    pairs = [{"from": a, "to": b} for a, b in itertools.pairwise(names)]
+    pairs = [{"from": a, "to": b} for a, b in itertools.pairwise(environments.names)]
     if not context:
         return pairs
     prefix, _, rest = context.partition("/")
@@ -99,11 +72,11 @@ def promotions(
     return [pair for pair in pairs if prefix == CONTEXT_PREFIX and pair["from"] == source]
 
 
-def stacks_changed(environments: Sequence[Environment], paths: Iterable[str]) -> list[str]:
+def stacks_changed(environments: Environments, paths: Iterable[str]) -> list[str]:
     """The environments, in order, whose stack inputs include one of the changed `paths`."""
     changed = list(paths)
     if any(path.startswith(SHARED_INPUTS) for path in changed):
-        return [environment.name for environment in environments]
+        return list(environments.names)
     return [
         environment.name
         for environment in environments
@@ -146,9 +119,9 @@ def main(argv: Sequence[str] | None = None, root: Path = REPO_ROOT) -> int:
     promoting.add_argument("--context", help="the commit status that reported a success")
     args = parser.parse_args(argv)
     try:
-        environments = load_environments(root)
+        environments = read_environments(root)
         if args.command == "names":
-            print(json.dumps([environment.name for environment in environments]))
+            print(json.dumps(list(environments.names)))
         elif args.command == "next":
             print(next_environment(environments, args.source) or "")
         elif args.command == "promotions":
@@ -156,12 +129,10 @@ def main(argv: Sequence[str] | None = None, root: Path = REPO_ROOT) -> int:
         else:
             paths = changed_paths(args.base, args.head, root)
             names = (
-                [environment.name for environment in environments]
-                if paths is None
-                else stacks_changed(environments, paths)
+                list(environments.names) if paths is None else stacks_changed(environments, paths)
             )
             print(json.dumps(names))
-    except (EnvironmentsError, OSError, yaml.YAMLError) as error:
+    except (EnvironmentsError, ConfigError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0

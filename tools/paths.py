@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from eks_gitops.settings.environments import PROJECT_ROOT, stack_filename
 
+__all__ = ["REPO_ROOT", "stack_filename"]
 
-def stack_filename(stack: str) -> str:
-    """A stack's settings file, beside Pulumi.yaml."""
-    return f"Pulumi.{stack}.yaml"
+# The repository is the Pulumi project.
+REPO_ROOT: Path = PROJECT_ROOT

@@ -26,7 +26,7 @@ from eks_gitops.flux.release import (
 )
 from eks_gitops.settings.model import MANIFESTS_SHA256_KEY
 from tools.paths import REPO_ROOT, stack_filename
-from tools.stack_pins import FLUX_DIGEST, TOOLKIT, PinError, with_values
+from tools.promotion.pins import FLUX_DIGEST, TOOLKIT, PinError, with_values
 
 TOOLKIT_KEY: Final = TOOLKIT[-1]
 

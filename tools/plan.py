@@ -21,19 +21,33 @@ from typing import Any
 
 import pulumi
 import yaml
+from ruamel.yaml import YAML
+from ruamel.yaml.constructor import DuplicateKeyError
+from ruamel.yaml.error import YAMLError
 
 from eks_gitops import policy
 from eks_gitops.flux.release import InstallManifest
 from eks_gitops.program import declare, flux_manifest, pin_command
-from eks_gitops.settings.model import (
-    MANIFESTS_SHA256_KEY,
-    PROJECT,
-    SECRET_KEYS,
-    StackConfig,
+from eks_gitops.settings.environments import (
+    check_cluster_names,
+    project_cluster_names,
+    read_environments,
 )
-from eks_gitops.settings.parse import check_secrets, parse_stack_config, secret_settings
+from eks_gitops.settings.model import MANIFESTS_SHA256_KEY, PROJECT, StackConfig
+from eks_gitops.settings.parse import (
+    check_credentials_in_clear,
+    check_secrets,
+    parse_stack_config,
+    secret_setting_names,
+    secret_settings,
+)
 from eks_gitops.urns import type_and_name
-from tools.offline.engine import ProgramRun, RecordedResource, run_program
+from tools.offline.engine import (
+    DISABLE_DEFAULT_PROVIDERS_KEY,
+    ProgramRun,
+    RecordedResource,
+    run_program,
+)
 from tools.offline.guardrails import declared_from_graph
 from tools.offline.wire import SECRET_MARK, redact
 from tools.paths import REPO_ROOT, stack_filename
@@ -134,10 +148,23 @@ def _manifest_sort_key(obj: Mapping[str, Any]) -> tuple[str, str, str, str]:
 def stack_config(project_dir: Path, stack: str) -> dict[str, Any]:
     path = project_dir / stack_filename(stack)
     if not path.is_file():
-        raise PlanError(f"no stack file {path}")
+        known = sorted(
+            name.removeprefix("Pulumi.").removesuffix(".yaml")
+            for name in (candidate.name for candidate in project_dir.glob(stack_filename("*")))
+        )
+        raise PlanError(f"no stack {stack} (no {path.name}); the stacks are {', '.join(known)}")
     try:
-        document = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as error:
+        # ruamel.yaml refuses a key given twice in one mapping, as the Pulumi CLI does; PyYAML
+        # would keep the last one silently.
+        document = YAML(typ="safe", pure=True).load(path.read_text())
+    except DuplicateKeyError as error:
+        mark = error.problem_mark
+        key = str(error.problem).split('"')[1] if '"' in str(error.problem) else "a key"
+        raise PlanError(
+            f"{path.name} line {mark.line + 1}: {key} is set twice in one mapping; "
+            "keep one (the Pulumi CLI refuses the file)"
+        ) from None
+    except YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
         raise PlanError(
@@ -149,6 +176,11 @@ def stack_config(project_dir: Path, stack: str) -> dict[str, Any]:
     for key in document.get("config", {}):
         if not isinstance(key, str):
             raise PlanError(f"{path.name}: config key {key!r} is not a 'namespace:name' string")
+    if DISABLE_DEFAULT_PROVIDERS_KEY in document.get("config", {}):
+        raise PlanError(
+            f"{path.name}: {DISABLE_DEFAULT_PROVIDERS_KEY} belongs to Pulumi.yaml, which disables "
+            "every default provider for all stacks; remove it from the stack file"
+        )
     return document
 
 
@@ -168,6 +200,11 @@ def project_config(project_dir: Path) -> dict[str, Any]:
     return values
 
 
+def _encrypted(value: object) -> bool:
+    """Whether a stack file holds a value as ciphertext (`secure: ...`), as `--secret` writes it."""
+    return isinstance(value, dict) and set(value) == {"secure"}
+
+
 def plan_stack(
     stack: str,
     *,
@@ -182,20 +219,29 @@ def plan_stack(
     `material_seed` replaces the stack name as what the mock engine derives ids, ARNs and keys from."""
     document = stack_config(project_dir, stack)
     values = {**project_config(project_dir), **(document.get("config") or {})}
+    prefix = f"{PROJECT}:"
+    # `secure:` ciphertext is a mapping in the file, a credential in clear a plain value.
+    encrypted = {
+        key for key, value in values.items() if key.startswith(prefix) and _encrypted(value)
+    }
     try:
-        settings = parse_stack_config(values, stack)
-        # `secure:` ciphertext is a mapping in the file, a credential in clear a plain value. A
-        # needed secret the file lacks (it is set per deployment) is planned as a placeholder.
+        environments = read_environments(project_dir)
+        settings = parse_stack_config(
+            {key: value for key, value in values.items() if key not in encrypted},
+            stack,
+            environments,
+        )
+        check_cluster_names(project_cluster_names(environments, project_dir))
+        check_credentials_in_clear(key for key, value in values.items() if not _encrypted(value))
+        # A needed secret the file lacks (it is set per deployment) is planned as a placeholder.
+        set_in_file = {
+            key.removeprefix(prefix): key in encrypted
+            for key in values
+            if key.startswith(prefix)
+            and (key in encrypted or key.removeprefix(prefix) in secret_setting_names(settings))
+        }
         check_secrets(
-            settings.secret_keys,
-            {
-                **dict.fromkeys(settings.secret_keys, True),
-                **{
-                    key: isinstance(values[f"{PROJECT}:{key}"], dict)
-                    for key in SECRET_KEYS
-                    if values.get(f"{PROJECT}:{key}") is not None
-                },
-            },
+            settings.secret_keys, {**dict.fromkeys(settings.secret_keys, True), **set_in_file}
         )
     except pulumi.RunError as error:
         raise PlanError(str(error)) from None
@@ -216,7 +262,7 @@ def plan_stack(
     engine_config = {
         key: value if isinstance(value, str) else json.dumps(value)
         for key, value in values.items()
-        if not isinstance(value, dict) or "secure" not in value
+        if not _encrypted(value)
     }
     try:
         run = run_program(
@@ -289,12 +335,25 @@ def summary(plan: Plan, target: Path) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m tools.plan", description=__doc__.split("\n\n")[0]
+        prog="python -m tools.plan",
+        description=__doc__.split("\n\n")[0],
     )
-    parser.add_argument("--stack", required=True)
-    parser.add_argument("--out", type=Path, default=REPO_ROOT / "build" / "plan")
     parser.add_argument(
-        "--flux-manifests", type=Path, help="a Flux install.yaml to expand the toolkit from"
+        "--stack",
+        required=True,
+        help=f"the stack to plan: {', '.join(read_environments().names)} (environments.yaml)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=REPO_ROOT / "build" / "plan",
+        help="where STACK/ is written (default: build/plan)",
+    )
+    parser.add_argument(
+        "--flux-manifests",
+        type=Path,
+        help="a Flux install.yaml to expand the toolkit from (default: toolkit.manifestsFile or "
+        "the download cache; without one the toolkit is listed as not expanded)",
     )
     parser.add_argument(
         "--material-seed",

@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 
 from eks_gitops.flux.sync import Sync
-from eks_gitops.settings.model import ENVIRONMENTS
+from eks_gitops.settings.environments import read_environments
 from tools.gitops.model import LOCK_FILENAME, SYNC_FILENAME
 from tools.paths import REPO_ROOT
 from tools.plan import Plan, PlanError, plan_stack
@@ -80,14 +80,14 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m tools.render", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument(
-        "--stack", action="append", choices=ENVIRONMENTS, help="default: every stack"
+        "--stack", action="append", choices=read_environments().names, help="default: every stack"
     )
     parser.add_argument(
         "--check", action="store_true", help="compare with the files on disk, write nothing"
     )
     args = parser.parse_args(argv)
     stale = []
-    for stack in args.stack or ENVIRONMENTS:
+    for stack in args.stack or read_environments().names:
         try:
             files = render_record(plan_stack(stack))
         except PlanError as error:

@@ -22,9 +22,13 @@ from tools.gitops.checks import (
     check_api_version,
     check_credentials_in_object,
     check_credentials_in_text,
+    check_decryption,
     check_helm_repository,
     check_references,
     check_schema,
+    check_sops_key,
+    decrypting_kustomizations,
+    read_creation_rules,
 )
 from tools.gitops.cluster_tree import ClusterTree, expand_clusters
 from tools.gitops.kustomize import (
@@ -37,6 +41,8 @@ from tools.gitops.kustomize import (
 from tools.gitops.model import Manifest, Problem
 from tools.paths import REPO_ROOT
 
+# SOPS's creation rules, at the repository root (docs/sops.md).
+SOPS_CONFIG = ".sops.yaml"
 EVERY_CONTROLLER = frozenset(kind.controller for kind in FLUX_KINDS.values())
 
 
@@ -56,12 +62,16 @@ def check_manifest(manifest: Manifest, served_controllers: frozenset[str]) -> li
     ]
 
 
-def check_cluster(cluster: ClusterTree) -> list[Problem]:
+def check_cluster(cluster: ClusterTree, root: Path) -> list[Problem]:
     served = cluster.lock.components if cluster.lock else frozenset()
     problems = list(cluster.problems)
+    decrypting = decrypting_kustomizations(cluster)
+    rules = read_creation_rules(root / SOPS_CONFIG)
     for manifest in cluster.manifests.values():
         problems += check_manifest(manifest, served)
         problems += check_references(manifest, cluster)
+        problems += check_decryption(manifest, decrypting)
+        problems += check_sops_key(manifest, rules, root)
     return problems
 
 
@@ -131,7 +141,7 @@ def validate(root: Path, builder: Builder | None = None) -> Report:
     problems = check_builds(directories, builder)
     clusters = expand_clusters(root, builder)
     for cluster in clusters:
-        problems += check_cluster(cluster)
+        problems += check_cluster(cluster, root)
     reached = reached_directories(clusters)
     unreached = [d for d in directories if d.resolve() not in reached]
     problems += check_unreached(unreached, builder)

@@ -16,7 +16,8 @@ from pulumi_aws import ec2, eks, iam, kms, vpc
 from pulumi_kubernetes.provider import Provider as KubernetesProvider
 
 from eks_gitops.aws.network import Network
-from eks_gitops.settings.model import EKS_ADDONS, ClusterConfig
+from eks_gitops.policy import LAUNCHED_RESOURCE_TYPES
+from eks_gitops.settings.model import EKS_ADDONS, POD_IDENTITY_ADDON, ClusterConfig, NodeGroupConfig
 
 T = TypeVar("T")
 
@@ -35,6 +36,8 @@ NODE_ROLE_POLICIES = (
     "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryPullOnly",
 )
 CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+# The cluster's input holding its control-plane subnets, as `ignore_changes` names it.
+CLUSTER_SUBNETS_INPUT: Final = "vpcConfig.subnetIds"
 
 EBS_CSI_ADDON: Final = "aws-ebs-csi-driver"
 EBS_CSI_DRIVER_POLICY: Final = "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"
@@ -44,10 +47,6 @@ EBS_CSI_SERVICE_ACCOUNT: Final = ("kube-system", "ebs-csi-controller-sa")
 # are created once the node group is up. The DaemonSet ones (vpc-cni, kube-proxy) are healthy on
 # a cluster without nodes and only need the cluster.
 ADDONS_ON_NODES: Final = ("coredns", EBS_CSI_ADDON)
-
-# Provider default tags reach only what Pulumi creates itself; the instances, volumes and network
-# interfaces the node group launches are tagged by the launch template.
-LAUNCHED_RESOURCE_TYPES: Final = ("instance", "volume", "network-interface")
 
 ROOT_DEVICE: Final = "/dev/xvda"
 # Where each AMI type keeps container images: AL2023 on its root volume; Bottlerocket on a
@@ -82,6 +81,28 @@ def node_volumes(ami_type: str, disk_size_gib: int) -> tuple[NodeVolume, ...]:
     images = image_volume_device(ami_type)
     sized = NodeVolume(images, disk_size_gib)
     return (sized,) if images == ROOT_DEVICE else (NodeVolume(ROOT_DEVICE, None), sized)
+
+
+def node_group_name(
+    name: str, cluster_name: str, subnet_placement: Sequence[str], nodes: NodeGroupConfig
+) -> str:
+    """The node group's resource name: `name` and a digest of every setting that EKS can only apply
+    to a node group by replacing it (terraform-provider-aws internal/service/eks/node_group.go:
+    cluster_name, node_group_name_prefix, subnet_ids, instance_types, capacity_type and ami_type are
+    ForceNew). A change of any of them names a new group: Pulumi creates it and waits until EKS
+    reports it ACTIVE, moves what depends on nodes over to it, and deletes the old group, drained,
+    at the end of the update. Everything else about the nodes (sizes, Kubernetes version, the launch
+    template's disk size and metadata options) is updated in place by EKS's own rolling update."""
+    replaced_on = {
+        "clusterName": cluster_name,
+        # subnet_ids is a set to the provider: the order of the subnets replaces nothing.
+        "subnets": sorted(subnet_placement),
+        "instanceTypes": list(nodes.instance_types),
+        "capacityType": nodes.capacity_type,
+        "amiType": nodes.ami_type,
+    }
+    digest = hashlib.sha256(json.dumps(replaced_on, sort_keys=True).encode()).hexdigest()[:8]
+    return f"{name}-{digest}"
 
 
 @dataclass(frozen=True)
@@ -228,6 +249,8 @@ class Cluster(pulumi.ComponentResource):
     node_role_arn: pulumi.Output[str]
     kubernetes_provider: KubernetesProvider
     node_group: eks.NodeGroup
+    pod_identity_agent: eks.Addon
+    """What Pod Identity associations need to hand their roles' credentials to pods."""
 
     def __init__(
         self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None
@@ -286,7 +309,14 @@ class Cluster(pulumi.ComponentResource):
                 bootstrap_cluster_creator_admin_permissions=False,
             ),
             opts=pulumi.ResourceOptions.merge(
-                protected, pulumi.ResourceOptions(depends_on=cluster_role.attachments)
+                protected,
+                pulumi.ResourceOptions(
+                    depends_on=cluster_role.attachments,
+                    # The control plane keeps the subnets it was created with: EKS takes new
+                    # cluster subnets only in the zones the cluster was created in, so an appended
+                    # zone would fail the update. Nodes and load balancers use any subnet of the VPC.
+                    ignore_changes=[CLUSTER_SUBNETS_INPUT],
+                ),
             ),
         )
 
@@ -321,7 +351,9 @@ class Cluster(pulumi.ComponentResource):
             opts=opts_aws,
         )
         self.node_group = eks.NodeGroup(
-            f"{name}-nodes",
+            node_group_name(
+                f"{name}-nodes", config.name, args.network.private_subnet_placement, config.nodes
+            ),
             cluster_name=cluster.name,
             node_group_name_prefix=f"{config.name}-",
             node_role_arn=node_role.role.arn,
@@ -340,12 +372,18 @@ class Cluster(pulumi.ComponentResource):
                 id=launch_template.id,
                 version=launch_template.latest_version.apply(str),
             ),
+            # Not protected: a roll deletes the old group, and a protected resource cannot be
+            # deleted. Both groups share the node role, so its access entry stays while the old
+            # group drains (EKS removes a node role's access only with its last managed node group).
             opts=pulumi.ResourceOptions.merge(
-                protected,
+                opts_aws,
                 pulumi.ResourceOptions(
                     # Nodes in private subnets join the cluster and pull images through the NAT
                     # routes: the whole network must be in place before the group is created.
                     depends_on=[*node_role.attachments, args.network],
+                    # The group's name before it followed its replacement-forcing settings: a
+                    # stack created then adopts its group under the new name instead of replacing it.
+                    aliases=[pulumi.Alias(name=f"{name}-nodes")],
                 ),
             ),
         )
@@ -358,7 +396,10 @@ class Cluster(pulumi.ComponentResource):
             client_id_lists=["sts.amazonaws.com"],
             opts=opts_aws,
         )
-        self._addons(name, config=config, cluster=cluster, oidc=oidc, issuer=issuer, opts=opts_aws)
+        addons = self._addons(
+            name, config=config, cluster=cluster, oidc=oidc, issuer=issuer, opts=opts_aws
+        )
+        self.pod_identity_agent = addons[POD_IDENTITY_ADDON]
 
         kubeconfig = secret(
             pulumi.Output.all(
@@ -422,7 +463,7 @@ class Cluster(pulumi.ComponentResource):
         oidc: iam.OpenIdConnectProvider,
         issuer: pulumi.Output[str],
         opts: pulumi.ResourceOptions,
-    ) -> None:
+    ) -> dict[str, eks.Addon]:
         """The EKS add-ons at the versions the stack pins, so a Kubernetes upgrade moves them too.
 
         OVERWRITE on create adopts the copies EKS installs itself with a new cluster; on update it
@@ -440,9 +481,10 @@ class Cluster(pulumi.ComponentResource):
             opts,
         )
         service_roles = {EBS_CSI_ADDON: ebs_csi_role}
+        addons = {}
         for addon in EKS_ADDONS:
             role = service_roles.get(addon)
-            eks.Addon(
+            addons[addon] = eks.Addon(
                 f"{name}-{addon}",
                 cluster_name=cluster.name,
                 addon_name=addon,
@@ -461,6 +503,7 @@ class Cluster(pulumi.ComponentResource):
                     ),
                 ),
             )
+        return addons
 
     def _grant_admins(
         self,

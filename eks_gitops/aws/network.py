@@ -58,6 +58,9 @@ class Network(pulumi.ComponentResource):
     private_subnet_ids: pulumi.Output[list[str]]
     public_subnet_ids: pulumi.Output[list[str]]
     zone_count: int
+    private_subnet_placement: tuple[str, ...]
+    """What decides the private subnets' ids, known before anything exists: each created subnet's
+    zone and CIDR (a change of either replaces the subnet), or the existing subnets' ids."""
 
     def __init__(
         self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None
@@ -69,6 +72,7 @@ class Network(pulumi.ComponentResource):
             self.private_subnet_ids = pulumi.Output.from_input(list(existing.private_subnet_ids))
             self.public_subnet_ids = pulumi.Output.from_input(list(existing.public_subnet_ids))
             self.zone_count = len(existing.private_subnet_ids)
+            self.private_subnet_placement = existing.private_subnet_ids
         else:
             self._create(name, args)
         self.register_outputs(
@@ -116,7 +120,8 @@ class Network(pulumi.ComponentResource):
         public_subnets: list[ec2.Subnet] = []
         private_subnets: list[ec2.Subnet] = []
         nat_gateways: list[ec2.NatGateway] = []
-        for plan, zone in zip(plan_subnets(args.config.vpc_cidr, len(zones)), zones, strict=True):
+        subnet_plans = plan_subnets(args.config.vpc_cidr, len(zones))
+        for plan, zone in zip(subnet_plans, zones, strict=True):
             public = ec2.Subnet(
                 f"{name}-public-{plan.zone_index}",
                 vpc_id=vpc.id,
@@ -178,3 +183,6 @@ class Network(pulumi.ComponentResource):
         self.private_subnet_ids = pulumi.Output.all(*[subnet.id for subnet in private_subnets])
         self.public_subnet_ids = pulumi.Output.all(*[subnet.id for subnet in public_subnets])
         self.zone_count = len(zones)
+        self.private_subnet_placement = tuple(
+            f"{zone} {plan.private_cidr}" for plan, zone in zip(subnet_plans, zones, strict=True)
+        )

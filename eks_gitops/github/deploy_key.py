@@ -2,13 +2,20 @@
 repository, and the Kubernetes Secret source-controller reads (`identity`, `identity.pub`,
 `known_hosts`).
 
-Rotation is one config value: `deployKey.generation` is part of the resource names, so raising it
-declares a new key and deploy key, rewrites the Secret in place, and only then, at the end of the
-update, deletes the old deploy key. Flux never holds a key GitHub has already dropped.
+GitHub cannot change a deploy key: every field of one forces its replacement, and GitHub refuses a
+public key that is already registered ("key is already in use"), so a replacement can neither keep
+the key nor add the new deploy key before the old one is gone. Instead, everything that would
+replace the deploy key (`deployKey.generation`, the title with `sync.branch` and `sync.path`,
+`deployKey.readWrite`, the repository, the key algorithm) is part of the key pair's and deploy key's
+resource names: a change declares a new key pair and deploy key, rewrites the Secret in place, and
+only then, at the end of the update, deletes the old deploy key. Flux never holds a key GitHub has
+already dropped.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
@@ -56,6 +63,23 @@ def deploy_key_title(
     return f"{cluster_name}: {namespace}-{branch}-{namespace}-./{path} (key {generation})"
 
 
+def key_resource_name(
+    name: str, *, generation: int, title: str, read_only: bool, repository: str, algorithm: str
+) -> str:
+    """The name of the key pair and deploy key: `name-generation-digest`, the digest over every
+    other input that replaces a deploy key (integrations/terraform-provider-github
+    github/resource_github_repository_deploy_key.go: title, read_only, repository and key are all
+    ForceNew; the key follows the algorithm). A change of any of them names a new key pair."""
+    replaced_on = {
+        "title": title,
+        "readOnly": read_only,
+        "repository": repository,
+        "algorithm": algorithm,
+    }
+    digest = hashlib.sha256(json.dumps(replaced_on, sort_keys=True).encode()).hexdigest()[:8]
+    return f"{name}-{generation}-{digest}"
+
+
 @dataclass(frozen=True)
 class DeployKeyArgs:
     config: DeployKeyConfig
@@ -77,19 +101,32 @@ class DeployKey(pulumi.ComponentResource):
         self, name: str, args: DeployKeyArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(self.TYPE_TOKEN, name, None, opts)
-        generation = f"{name}-{args.config.generation}"
+        read_only = not args.config.read_write
+        key_name = key_resource_name(
+            name,
+            generation=args.config.generation,
+            title=args.title,
+            read_only=read_only,
+            repository=f"{args.github.owner}/{args.github.repository}",
+            algorithm=args.config.algorithm,
+        )
+        # The names before they carried the digest: a stack created then adopts its key pair and
+        # deploy key under the new names instead of replacing them.
+        named = pulumi.ResourceOptions(
+            parent=self, aliases=[pulumi.Alias(name=f"{name}-{args.config.generation}")]
+        )
         key = tls.PrivateKey(
-            generation,
+            key_name,
             **KEY_ALGORITHMS[args.config.algorithm],  # type: ignore[arg-type]
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=named,
         )
         self.deploy_key = github.RepositoryDeployKey(
-            generation,
+            key_name,
             repository=args.repository,
             title=args.title,
             key=key.public_key_openssh.apply(str.strip),
-            read_only=not args.config.read_write,
-            opts=pulumi.ResourceOptions(parent=self),
+            read_only=read_only,
+            opts=named,
         )
         host_keys = (
             list(args.github.known_hosts)

@@ -26,7 +26,6 @@ from typing import Any, Final
 import pulumi
 from pulumi.runtime.rpc import unwrap_rpc_secret
 
-from eks_gitops.aws.cluster import LAUNCHED_RESOURCE_TYPES
 from eks_gitops.settings.model import PROJECT, ConfigError, StackConfig
 from eks_gitops.urns import type_and_name
 
@@ -56,7 +55,15 @@ NODE_GROUP_TYPE: Final = "aws:eks/nodeGroup:NodeGroup"
 LAUNCH_TEMPLATE_TYPE: Final = "aws:ec2/launchTemplate:LaunchTemplate"
 DEPLOY_KEY_TYPE: Final = "github:index/repositoryDeployKey:RepositoryDeployKey"
 # What losing by accident would lose data or the cluster itself; everything else can be re-created.
-STATEFUL_TYPES: Final = (CLUSTER_TYPE, KMS_KEY_TYPE, NODE_GROUP_TYPE)
+# Not the node group: its nodes hold no state (volumes are EBS, images are pulled again), a change
+# EKS can only make by replacement rolls it to a new group, and a protected old group could not be
+# deleted at the end of that roll (the engine refuses to delete a protected resource).
+STATEFUL_TYPES: Final = (CLUSTER_TYPE, KMS_KEY_TYPE)
+
+# Provider default tags reach only what Pulumi creates itself; the instances, volumes and network
+# interfaces a node group launches carry the tags of its launch template's tag specifications,
+# which must name these resource types.
+LAUNCHED_RESOURCE_TYPES: Final = ("instance", "volume", "network-interface")
 
 # Rules the settings settle on their own; `required-tags` is only visible on declared resources.
 CONFIG_RULES: Final = tuple(rule for rule in POLICY_RULES if rule != "required-tags")
@@ -168,8 +175,8 @@ def _config_findings(settings: StackConfig) -> list[Violation]:
             Violation(
                 "protect-stateful",
                 f"{key}.protect",
-                "is false, so one `pulumi destroy` or replacement deletes the cluster, its "
-                "secrets key and its nodes",
+                "is false, so one `pulumi destroy` or replacement deletes the cluster and its "
+                "secrets key",
                 "set protect: true",
             )
         )

@@ -8,8 +8,20 @@ import json
 import pulumi
 from pulumi.runtime import config as runtime_config
 
-from eks_gitops.settings.model import PROJECT, SECRET_KEYS, LoadedConfig
-from eks_gitops.settings.parse import check_secrets, parse_stack_config, secret_settings
+from eks_gitops.settings.environments import (
+    PROJECT_ROOT,
+    check_cluster_names,
+    project_cluster_names,
+    read_environments,
+)
+from eks_gitops.settings.model import PROJECT, LoadedConfig
+from eks_gitops.settings.parse import (
+    check_credentials_in_clear,
+    check_secrets,
+    parse_stack_config,
+    secret_setting_names,
+    secret_settings,
+)
 
 
 def _decode(value: object) -> object:
@@ -44,20 +56,21 @@ def _held_as_secret(full_key: str) -> bool:
 def load() -> LoadedConfig:
     """Read and validate the current stack's settings; raises ConfigError before anything is declared."""
     everything = _all_config()
-    secret_keys = set(SECRET_KEYS)
-    raw = {
-        key: _decode(value)
-        for key, value in everything.items()
-        if key.split(":", 1)[-1] not in secret_keys
-    }
-    settings = parse_stack_config(raw, pulumi.get_stack())
-    project_config = pulumi.Config(PROJECT)
+    prefix = f"{PROJECT}:"
+    # Encrypted settings never reach the parser: their values are credentials, not settings.
+    held = {key for key in everything if key.startswith(prefix) and _held_as_secret(key)}
+    raw = {key: _decode(value) for key, value in everything.items() if key not in held}
+    environments = read_environments()
+    settings = parse_stack_config(raw, pulumi.get_stack(), environments)
+    check_cluster_names(project_cluster_names(environments, PROJECT_ROOT))
+    check_credentials_in_clear(key for key in everything if not _held_as_secret(key))
+    named = {f"{prefix}{key}" for key in secret_setting_names(settings)}
     check_secrets(
         settings.secret_keys,
         {
-            key: _held_as_secret(f"{PROJECT}:{key}")
-            for key in SECRET_KEYS
-            if project_config.get(key) is not None
+            key.removeprefix(prefix): key in held
+            for key in sorted(held | (named & everything.keys()))
         },
     )
+    project_config = pulumi.Config(PROJECT)
     return LoadedConfig(settings, secret_settings(settings, project_config.require_secret))

@@ -12,7 +12,6 @@ from typing import Final
 import pulumi
 
 PROJECT: Final = "eks-gitops"
-ENVIRONMENTS: Final = ("dev", "qa", "prod")
 
 # EKS versions in standard or extended support on 2026-11-25 (the EKS "Kubernetes version lifecycle"
 # page): 1.34-1.36 standard, 1.32-1.33 extended. 1.31 leaves extended support on 2026-11-26.
@@ -32,7 +31,9 @@ AMI_TYPES: Final = (
     "BOTTLEROCKET_ARM_64",
 )
 # The EKS add-ons every cluster runs, each at a version the stack file pins.
-EKS_ADDONS: Final = ("vpc-cni", "kube-proxy", "coredns", "aws-ebs-csi-driver")
+# The agent that hands EKS Pod Identity credentials to pods (Flux's KMS and ECR roles) is one of them.
+POD_IDENTITY_ADDON: Final = "eks-pod-identity-agent"
+EKS_ADDONS: Final = ("vpc-cni", "kube-proxy", "coredns", "aws-ebs-csi-driver", POD_IDENTITY_ADDON)
 
 # The Flux controllers a stack may install (`toolkit.components`), as the release labels them.
 REQUIRED_FLUX_COMPONENTS: Final = ("source-controller", "kustomize-controller")
@@ -49,6 +50,14 @@ KNOWN_FLUX_COMPONENTS: Final = (
 )
 
 
+def default_cluster_name(stack: str) -> str:
+    return f"{PROJECT}-{stack}"
+
+
+# How much of a wrong value an error shows.
+_SHOWN_LENGTH: Final = 80
+
+
 class ConfigError(pulumi.RunError):
     """A stack setting is missing or wrong. `pulumi.RunError` makes Pulumi print the message alone,
     without a traceback; the message names the key, the value and what is expected."""
@@ -56,6 +65,9 @@ class ConfigError(pulumi.RunError):
     def __init__(self, key: str, value: object, expected: str) -> None:
         self.key = key
         shown = "(missing)" if value is MISSING else json.dumps(value, default=str)
+        if len(shown) > _SHOWN_LENGTH:
+            # A pasted certificate or a runaway list would bury the key and the fix.
+            shown = f"{shown[:_SHOWN_LENGTH]}... ({len(shown)} characters)"
         super().__init__(f"config error: {key} = {shown}: expected {expected}")
 
 
@@ -216,9 +228,43 @@ class NotificationsConfig:
 
 
 @dataclass(frozen=True)
+class AppSecretConfig:
+    """One Kubernetes Secret the synced applications read (`appSecrets`), filled from secret
+    stack settings so that no credential is ever committed to the gitops tree."""
+
+    name: str
+    namespace: str
+    keys: Mapping[str, str]
+    """Secret data key -> the secret stack setting (in the project namespace) holding its value."""
+
+
+@dataclass(frozen=True)
+class SopsConfig:
+    """`secrets.sops`: a KMS key kustomize-controller decrypts SOPS-encrypted Secrets with."""
+
+    enabled: bool
+    key_arn: str | None
+    """An existing key's ARN; None has the stack create one, with the alias `sops_alias`."""
+
+
+def sops_alias(cluster_name: str) -> str:
+    """The alias of the SOPS key a stack creates, beside the cluster's `alias/<name>-secrets`."""
+    return f"alias/{cluster_name}-sops"
+
+
+@dataclass(frozen=True)
+class EcrConfig:
+    """`ecr`: whether source-controller may read the account's ECR repositories."""
+
+    enabled: bool
+
+
+@dataclass(frozen=True)
 class StackConfig:
     stack: str
     environment: str
+    is_production: bool
+    """The environment's `production` in environments.yaml: the production rules apply."""
     region: str
     network: NetworkConfig
     cluster: ClusterConfig
@@ -229,21 +275,34 @@ class StackConfig:
     policy: PolicyConfig
     webhook: WebhookConfig
     notifications: NotificationsConfig
+    app_secrets: tuple[AppSecretConfig, ...]
+    sops: SopsConfig
+    ecr: EcrConfig
     tags: Mapping[str, str] = field(default_factory=dict)
 
     @property
-    def is_production(self) -> bool:
-        return self.environment == "prod"
+    def sops_key_reference(self) -> str | None:
+        """The KMS key `.sops.yaml` names for this stack (None without SOPS): an existing key's ARN,
+        or the ARN of the alias the stack gives the key it creates. The alias ARN is known before
+        `pulumi up` (region, the deployer role's account, the cluster name); the key's is not."""
+        if not self.sops.enabled:
+            return None
+        if self.sops.key_arn is not None:
+            return self.sops.key_arn
+        _, partition, _, _, account, _ = self.cluster.deployer_role_arn.split(":", 5)
+        return f"arn:{partition}:kms:{self.region}:{account}:{sops_alias(self.cluster.name)}"
 
     @property
     def secret_keys(self) -> tuple[str, ...]:
         """The secret settings this stack needs; any other one set is a leftover and refused."""
-        return (*APP_SECRET_KEYS, *self.notifications.secret_keys)
+        named = (key for secret in self.app_secrets for key in secret.keys.values())
+        return tuple(dict.fromkeys((*named, *self.notifications.secret_keys)))
 
 
-# Secret stack settings: set with `pulumi config set --secret`, never written in a stack file in clear.
-APP_SECRET_KEYS: Final = ("sumologicAccessId", "sumologicAccessKey")
-SECRET_KEYS: Final = (*APP_SECRET_KEYS, GITHUB_STATUS_TOKEN_KEY, GITHUB_APP_PRIVATE_KEY_KEY)
+# Secret stack settings the program itself knows: set with `pulumi config set --secret`, never
+# written in a stack file in clear. The application secrets' keys are named by `appSecrets`.
+NOTIFICATION_SECRET_KEYS: Final = (GITHUB_STATUS_TOKEN_KEY, GITHUB_APP_PRIVATE_KEY_KEY)
+APP_SECRETS_KEY: Final = f"{PROJECT}:appSecrets"
 
 # The Flux install manifest: a local copy instead of the download, and the SHA-256 it must have.
 MANIFESTS_FILE_KEY: Final = f"{PROJECT}:toolkit.manifestsFile"
@@ -261,7 +320,10 @@ KNOWN_KEYS: Final = (
     "policy",
     "webhook",
     "notifications",
-    *SECRET_KEYS,
+    "appSecrets",
+    "secrets",
+    "ecr",
+    *NOTIFICATION_SECRET_KEYS,
 )
 
 
@@ -269,8 +331,8 @@ KNOWN_KEYS: Final = (
 class SecretSettings:
     """Credentials from secret stack config, kept as Pulumi secrets end to end."""
 
-    sumologic_access_id: pulumi.Output[str]
-    sumologic_access_key: pulumi.Output[str]
+    app_secrets: Mapping[str, Mapping[str, pulumi.Output[str]]]
+    """Secret name -> data key -> value, for each entry of `appSecrets`."""
     commit_status_credential: pulumi.Output[str] | None
     """The token or the GitHub App's private key, whichever `notifications` uses; None when off."""
 

@@ -4,14 +4,17 @@ error is one `ConfigError` naming the key."""
 
 from __future__ import annotations
 
+import difflib
+import fnmatch
 import ipaddress
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from fractions import Fraction
 from typing import Final, TypeVar
 
 import pulumi
 
+from eks_gitops.settings.environments import ENVIRONMENTS_FILENAME, Environments, read_environments
 from eks_gitops.settings.model import (
     AMI_TYPES,
     CAPACITY_TYPES,
@@ -19,18 +22,19 @@ from eks_gitops.settings.model import (
     DEFAULT_FLUX_COMPONENTS,
     DEPLOY_KEY_ALGORITHMS,
     EKS_ADDONS,
-    ENVIRONMENTS,
     KNOWN_FLUX_COMPONENTS,
     KNOWN_KEYS,
     MAX_ZONES,
     MISSING,
+    NOTIFICATION_SECRET_KEYS,
     PROJECT,
     REQUIRED_FLUX_COMPONENTS,
-    SECRET_KEYS,
     SUPPORTED_KUBERNETES_VERSIONS,
+    AppSecretConfig,
     ClusterConfig,
     ConfigError,
     DeployKeyConfig,
+    EcrConfig,
     ExistingNetwork,
     GitHubAppConfig,
     GitHubConfig,
@@ -40,10 +44,12 @@ from eks_gitops.settings.model import (
     NotificationsConfig,
     PolicyConfig,
     SecretSettings,
+    SopsConfig,
     StackConfig,
     SyncConfig,
     ToolkitConfig,
     WebhookConfig,
+    default_cluster_name,
 )
 
 _REGION = re.compile(
@@ -70,6 +76,16 @@ _AWS_ID = {
 _ACM_CERTIFICATE_ARN = re.compile(
     r"^arn:aws[a-z-]*:acm:(?P<region>[a-z0-9-]+):\d{12}:certificate/[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$"
 )
+_KMS_KEY_ARN = re.compile(
+    r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/(mrk-[0-9a-f]{32}|[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12})$"
+)
+# Kubernetes object names (DNS subdomains) and Secret data keys.
+_DNS_SUBDOMAIN = re.compile(
+    r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+)
+_SECRET_DATA_KEY = re.compile(r"^[-._a-zA-Z0-9]{1,253}$")
+# A stack setting's name as `pulumi config set` takes it, without the `project:` prefix.
+_CONFIG_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
 _KNOWN_HOST_KEY = re.compile(
     r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521) [A-Za-z0-9+/]+={0,2}$"
@@ -113,6 +129,13 @@ class _Section:
             if isinstance(default, Missing):
                 raise ConfigError(self.path(name), MISSING, f"a {_type_name(kind)} (required)")
             return default
+        if kind is str and isinstance(value, int | float) and not isinstance(value, bool):
+            raise ConfigError(
+                self.path(name),
+                value,
+                "a string: quote it in the stack file (YAML reads an unquoted 1.30 as the number "
+                '1.3; write "1.30")',
+            )
         # bool is an int subclass: `minSize: true` must not pass as 1.
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             raise ConfigError(self.path(name), value, f"a {_type_name(kind)}")
@@ -137,8 +160,15 @@ class _Section:
             raise ConfigError(
                 self.path(unknown[0]),
                 self.raw[unknown[0]],
-                f"one of the known keys {sorted(self.read)}",
+                _known_keys(unknown[0], sorted(self.read)),
             )
+
+
+def _known_keys(unknown: str, known: Sequence[str]) -> str:
+    """What an unknown key should have been: the known keys, and the likeliest of them."""
+    # 0.5 catches a slip (`clustr`) and a synonym sharing most letters (`minimum` for minSize).
+    guess = difflib.get_close_matches(unknown, known, n=1, cutoff=0.5)
+    return f"one of the known keys {list(known)}" + (f"; did you mean {guess[0]}?" if guess else "")
 
 
 _TYPE_NAMES: Final[dict[type, str]] = {
@@ -379,7 +409,7 @@ def _parse_addons(section: _Section, kubernetes_version: str) -> dict[str, str]:
 
 
 def _parse_cluster(section: _Section, stack: str) -> ClusterConfig:
-    name = section.value("name", str, f"{PROJECT}-{stack}")
+    name = section.value("name", str, default_cluster_name(stack))
     _check(
         bool(_CLUSTER_NAME.match(name)),
         section.path("name"),
@@ -638,13 +668,13 @@ def _parse_policy(section: _Section) -> PolicyConfig:
 
 
 def _parse_webhook(
-    section: _Section, environment: str, region: str, toolkit: ToolkitConfig
+    section: _Section, production: bool, region: str, toolkit: ToolkitConfig
 ) -> WebhookConfig:
     # On where changes are tried (dev, qa) a push should sync at once; prod opts in explicitly, as
     # the receiver is an endpoint open to the internet. notification-controller serves the Receiver:
     # a stack without it has no webhook unless it asks for one, which the check below refuses.
     served = "notification-controller" in toolkit.components
-    enabled = section.value("enabled", bool, environment != "prod" and served)
+    enabled = section.value("enabled", bool, not production and served)
     hostname = section.value("hostname", str, "") or None
     if hostname is not None:
         _check(
@@ -725,14 +755,118 @@ def _parse_notifications(section: _Section, toolkit: ToolkitConfig) -> Notificat
     return NotificationsConfig(commit_statuses, app)
 
 
-def parse_stack_config(raw: Mapping[str, object], stack: str) -> StackConfig:
-    """Validate the raw stack settings (keys as in the stack file, values JSON-decoded)."""
-    prefix = f"{PROJECT}:"
-    for key in sorted(raw):
-        if key.startswith(prefix) and key[len(prefix) :] not in KNOWN_KEYS:
-            raise ConfigError(
-                key, raw[key], f"one of the known keys {[prefix + k for k in KNOWN_KEYS]}"
+def _parse_app_secrets(section: _Section, toolkit: ToolkitConfig) -> tuple[AppSecretConfig, ...]:
+    """`appSecrets`: Secret name -> {namespace, keys: {data key -> secret stack setting}}."""
+    secrets = []
+    for name in sorted(section.raw):
+        _check(
+            bool(_DNS_SUBDOMAIN.match(name)),
+            section.path(name),
+            section.raw[name],
+            "entries named by a Kubernetes Secret name (lowercase letters, digits, - and .)",
+        )
+        entry = section.section(name)
+        # The sync waits for these Secrets, and no namespace but the toolkit's exists before Flux's
+        # first sync creates the others: a Secret elsewhere could never be created in time.
+        namespace = entry.value("namespace", str, toolkit.namespace)
+        _check(
+            namespace == toolkit.namespace,
+            entry.path("namespace"),
+            namespace,
+            f"{toolkit.namespace}, the toolkit namespace (the only one there before the first "
+            "sync); HelmReleases read it with valuesFrom from there",
+        )
+        keys = entry.section("keys")
+        _check(bool(keys.raw), keys.key, dict(keys.raw), "at least one data key")
+        settings: dict[str, str] = {}
+        for data_key in sorted(keys.raw):
+            setting = keys.value(data_key, str)
+            _check(
+                bool(_SECRET_DATA_KEY.match(data_key)),
+                keys.path(data_key),
+                setting,
+                "Secret data keys of letters, digits, -, _ and .",
             )
+            _check(
+                setting not in NOTIFICATION_SECRET_KEYS,
+                keys.path(data_key),
+                setting,
+                "a setting of its own: the commit-status credential is no application's",
+            )
+            _check(
+                bool(_CONFIG_KEY.match(setting)) and setting not in KNOWN_KEYS,
+                keys.path(data_key),
+                setting,
+                "the name of a secret stack setting (pulumi config set --secret NAME), "
+                "not one of the program's own keys",
+            )
+            settings[data_key] = setting
+        keys.finish()
+        entry.finish()
+        secrets.append(AppSecretConfig(name, namespace, settings))
+    section.finish()
+    return tuple(secrets)
+
+
+def app_secret_settings(raw: object) -> frozenset[str]:
+    """The secret stack settings an `appSecrets` value names, read leniently: the unknown-key check
+    runs before the section itself is validated, and must not call them typos."""
+    if not isinstance(raw, Mapping):
+        return frozenset()
+    return frozenset(
+        setting
+        for entry in raw.values()
+        if isinstance(entry, Mapping) and isinstance(entry.get("keys"), Mapping)
+        for setting in entry["keys"].values()
+        if isinstance(setting, str)
+    )
+
+
+def _parse_sops(section: _Section) -> SopsConfig:
+    enabled = section.value("enabled", bool, False)
+    key_arn = section.value("keyArn", str, "") or None
+    if key_arn is not None:
+        # IAM matches a KMS key by its key ARN: an alias ARN in a policy's Resource grants nothing.
+        _check(
+            bool(_KMS_KEY_ARN.match(key_arn)),
+            section.path("keyArn"),
+            key_arn,
+            "a KMS key ARN such as arn:aws:kms:eu-west-1:123456789012:key/"
+            "1234abcd-12ab-34cd-56ef-1234567890ab (not an alias)",
+        )
+        _check(
+            enabled,
+            section.path("keyArn"),
+            key_arn,
+            "a key only together with enabled: true",
+        )
+    section.finish()
+    return SopsConfig(enabled, key_arn)
+
+
+def _parse_secrets(section: _Section) -> SopsConfig:
+    sops = _parse_sops(section.section("sops"))
+    section.finish()
+    return sops
+
+
+def _parse_ecr(section: _Section) -> EcrConfig:
+    enabled = section.value("enabled", bool, False)
+    section.finish()
+    return EcrConfig(enabled)
+
+
+def parse_stack_config(
+    raw: Mapping[str, object], stack: str, environments: Environments | None = None
+) -> StackConfig:
+    """Validate the raw stack settings (keys as in the stack file, values JSON-decoded) of a stack
+    of `environments` (by default the project's environments.yaml)."""
+    prefix = f"{PROJECT}:"
+    named_secrets = app_secret_settings(raw.get(f"{prefix}appSecrets"))
+    for key in sorted(raw):
+        name = key[len(prefix) :]
+        if key.startswith(prefix) and name not in KNOWN_KEYS and name not in named_secrets:
+            raise ConfigError(key, raw[key], _known_keys(key, [prefix + k for k in KNOWN_KEYS]))
 
     def get(key: str) -> object:
         return raw.get(prefix + key, MISSING)
@@ -752,22 +886,31 @@ def parse_stack_config(raw: Mapping[str, object], stack: str) -> StackConfig:
     )
     assert isinstance(region, str)
     environment = get("environment")
-    _check(
-        environment in ENVIRONMENTS,
-        f"{prefix}environment",
-        environment,
-        f"one of {list(ENVIRONMENTS)}",
+    known = (
+        (environments or read_environments()).get(environment)
+        if isinstance(environment, str)
+        else None
     )
-    assert isinstance(environment, str)
     _check(
-        stack not in ENVIRONMENTS or stack == environment,
+        known is not None,
         f"{prefix}environment",
         environment,
-        f"'{stack}' on the stack named {stack}",
+        f"one of {list((environments or read_environments()).names)} ({ENVIRONMENTS_FILENAME})",
+    )
+    assert known is not None
+    # One stack per environment, named after it: a second stack claiming an environment would
+    # create the same cluster and post the same commit statuses.
+    _check(
+        stack == known.name,
+        f"{prefix}environment",
+        environment,
+        f"'{stack}': each environment is deployed by the stack named after it "
+        f"(Pulumi.{known.name}.yaml), and stack {stack} is not that stack",
     )
     return StackConfig(
         stack=stack,
-        environment=environment,
+        environment=known.name,
+        is_production=known.production,
         region=region,
         network=_parse_network(_Section(f"{prefix}network", get("network")), region),
         cluster=_parse_cluster(_Section(f"{prefix}cluster", get("cluster")), stack),
@@ -776,23 +919,32 @@ def parse_stack_config(raw: Mapping[str, object], stack: str) -> StackConfig:
         # is still checked in the order of the stack file.
         toolkit=(toolkit := _parse_toolkit(_Section(f"{prefix}toolkit", get("toolkit")))),
         deploy_key=_parse_deploy_key(_Section(f"{prefix}deployKey", get("deployKey"))),
-        sync=_parse_sync(_Section(f"{prefix}sync", get("sync")), environment),
+        sync=_parse_sync(_Section(f"{prefix}sync", get("sync")), known.name),
         policy=_parse_policy(_Section(f"{prefix}policy", get("policy"))),
         webhook=_parse_webhook(
-            _Section(f"{prefix}webhook", get("webhook")), environment, region, toolkit
+            _Section(f"{prefix}webhook", get("webhook")), known.production, region, toolkit
         ),
         notifications=_parse_notifications(
             _Section(f"{prefix}notifications", get("notifications")), toolkit
         ),
-        tags={"project": PROJECT, "stack": stack, "environment": environment},
+        app_secrets=_parse_app_secrets(_Section(f"{prefix}appSecrets", get("appSecrets")), toolkit),
+        sops=_parse_secrets(_Section(f"{prefix}secrets", get("secrets"))),
+        ecr=_parse_ecr(_Section(f"{prefix}ecr", get("ecr"))),
+        tags={"project": PROJECT, "stack": stack, "environment": known.name},
     )
+
+
+def secret_setting_names(settings: StackConfig) -> frozenset[str]:
+    """The settings that hold credentials whenever they are set: those the stack needs, and the
+    program's own secret settings, needed or not (a leftover one is refused, in clear or not)."""
+    return frozenset((*settings.secret_keys, *NOTIFICATION_SECRET_KEYS))
 
 
 def check_secrets(needed: Sequence[str], present: Mapping[str, bool]) -> None:
     """Refuse the secret settings of a stack unless they are exactly the ones it needs, each held
     encrypted (`present`: secret setting set -> whether it is). A credential the stack no longer uses
     must not linger in its file, and one in clear must never reach a resource."""
-    for key in SECRET_KEYS:
+    for key in dict.fromkeys((*needed, *sorted(present))):
         full_key = f"{PROJECT}:{key}"
         if key not in present:
             _check(
@@ -821,7 +973,35 @@ def secret_settings(
 ) -> SecretSettings:
     """The stack's credentials, each read (as a Pulumi secret) by its key in the project namespace."""
     return SecretSettings(
-        read("sumologicAccessId"),
-        read("sumologicAccessKey"),
-        next((read(key) for key in settings.notifications.secret_keys), None),
+        app_secrets={
+            secret.name: {data_key: read(key) for data_key, key in secret.keys.items()}
+            for secret in settings.app_secrets
+        },
+        commit_status_credential=next(
+            (read(key) for key in settings.notifications.secret_keys), None
+        ),
     )
+
+
+# Provider and program settings that hold a credential: never in a stack file in clear.
+_CREDENTIAL_KEYS: Final = ("aws:accessKey", "aws:secretKey", "aws:token", "*:token", "*password*")
+
+
+def check_credentials_in_clear(keys_in_clear: Iterable[str]) -> None:
+    """Refuse a credential-looking setting that the stack file holds in clear (not `secure:`)."""
+    for key in sorted(keys_in_clear):
+        # parse_stack_config refuses github:token in any form: the provider reads GITHUB_TOKEN.
+        if key != "github:token" and any(
+            fnmatch.fnmatch(key.lower(), pattern.lower()) for pattern in _CREDENTIAL_KEYS
+        ):
+            namespace, _, name = key.partition(":")
+            command = (
+                f"pulumi config set --secret {name}"
+                if namespace == PROJECT
+                else f"pulumi config set --secret {key}"
+            )
+            raise ConfigError(
+                key,
+                "[redacted]",
+                f"a secret, never a credential in clear in a stack file: {command} VALUE",
+            )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
 from collections.abc import Iterator, Mapping
@@ -10,6 +12,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import yaml
 from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 from jsonschema.exceptions import ValidationError  # type: ignore[import-untyped]
 
@@ -42,6 +45,12 @@ _CREDENTIAL_KEY_ENDINGS = (
     "clientsecret",
 )
 _ONLY_VARIABLES = re.compile(r"^(\$\{[^}]*\}\s*)+$")
+# A value SOPS encrypted: `ENC[AES256_GCM,data:...,iv:...,tag:...,type:str]` (getsops/sops
+# aes/cipher.go, the format Encrypt writes and Decrypt parses).
+SOPS_VALUE = re.compile(
+    r"^ENC\[AES256_GCM,data:[A-Za-z0-9+/=]*,iv:[A-Za-z0-9+/=]+,tag:[A-Za-z0-9+/=]+,type:[a-z]+\]$"
+)
+SECRET_DATA_FIELDS = ("data", "stringData")
 
 
 # ---------------------------------------------------------------------------- API versions, schemas
@@ -263,8 +272,54 @@ def is_credential_key(key: str) -> bool:
 
 
 def is_literal_secret(value: Any) -> bool:
-    """A non-empty literal; a value made only of `${var}` references is filled in elsewhere."""
-    return isinstance(value, str) and bool(value.strip()) and not _ONLY_VARIABLES.match(value)
+    """A non-empty literal; a value made only of `${var}` references is filled in elsewhere, and a
+    SOPS-encrypted one is ciphertext."""
+    return (
+        isinstance(value, str)
+        and bool(value.strip())
+        and not _ONLY_VARIABLES.match(value)
+        and not SOPS_VALUE.match(value)
+    )
+
+
+def _sops_file_in_data(value: str) -> bool:
+    """A `data` value that is a whole SOPS-encrypted file, as a kustomize secretGenerator makes from
+    one (kustomize-controller decrypts those too: docs/spec/v1/kustomizations.md, "Kustomize
+    secretGenerator")."""
+    try:
+        text = base64.b64decode(value, validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return False
+    return "ENC[AES256_GCM," in text and "sops" in text
+
+
+def unencrypted_secret_fields(body: Mapping[str, Any]) -> list[str]:
+    """The data/stringData fields of a Secret that are not SOPS-encrypted. An `ENC[...]` value
+    counts only in a file that carries SOPS's metadata (`sops:` with its `mac`), which is what
+    `sops decrypt` needs to decrypt it."""
+    metadata = body.get("sops")
+    has_metadata = isinstance(metadata, Mapping) and bool(metadata.get("mac"))
+    fields = []
+    for field in SECRET_DATA_FIELDS:
+        values = body.get(field)
+        if not isinstance(values, Mapping):
+            if values:
+                fields.append(field)
+            continue
+        for key, value in values.items():
+            text = "" if value is None else str(value)
+            encrypted = (has_metadata and bool(SOPS_VALUE.match(text))) or (
+                field == "data" and _sops_file_in_data(text)
+            )
+            if not encrypted:
+                fields.append(f"{field}.{key}")
+    return fields
+
+
+def is_sops_encrypted(body: Mapping[str, Any]) -> bool:
+    """A Secret whose data is SOPS ciphertext, which only a Kustomization that decrypts can apply."""
+    has_data = any(body.get(field) for field in SECRET_DATA_FIELDS)
+    return has_data and not unencrypted_secret_fields(body)
 
 
 def _credential_fields(value: Any, path: str) -> Iterator[str]:
@@ -288,11 +343,106 @@ def check_credentials_in_object(manifest: Manifest) -> list[Problem]:
         manifest.problem(field, "literal credential; pass it through valuesFrom a Secret")
         for field in _credential_fields(body, "")
     ]
-    if manifest.kind == "Secret" and (manifest.body.get("data") or manifest.body.get("stringData")):
-        problems.append(
-            manifest.problem("data", "Secret with data in git; create it outside this repository")
-        )
+    if manifest.kind == "Secret":
+        problems += [
+            manifest.problem(
+                field,
+                "Secret data in clear in git; encrypt the file with sops (docs/sops.md) or let "
+                "Pulumi create the Secret (eks-gitops:appSecrets)",
+                needle=field.split(".", 1)[0] + ":",
+            )
+            for field in unencrypted_secret_fields(manifest.body)
+        ]
     return problems
+
+
+@dataclass(frozen=True)
+class CreationRule:
+    """One `creation_rules` entry of `.sops.yaml`: files whose path matches get these KMS keys."""
+
+    path_regex: str
+    kms: tuple[str, ...]
+
+
+def read_creation_rules(path: Path) -> tuple[CreationRule, ...]:
+    if not path.is_file():
+        return ()
+    rules = (yaml.safe_load(path.read_text()) or {}).get("creation_rules") or []
+    return tuple(
+        CreationRule(
+            str(rule.get("path_regex", "")),
+            tuple(arn.strip() for arn in str(rule.get("kms", "")).split(",") if arn.strip()),
+        )
+        for rule in rules
+        if isinstance(rule, Mapping)
+    )
+
+
+def check_sops_key(
+    manifest: Manifest, rules: tuple[CreationRule, ...], root: Path
+) -> list[Problem]:
+    """An encrypted Secret must carry the key `.sops.yaml` gives its path: each cluster's key is its
+    own, so a file encrypted for another cluster (copied from dev to prod, say) cannot be decrypted
+    where it is applied. SOPS takes the first rule whose path_regex matches the path relative to
+    `.sops.yaml` (getsops/sops config/config.go, parseCreationRuleForFile)."""
+    if manifest.kind != "Secret" or manifest.stub or not is_sops_encrypted(manifest.body):
+        return []
+    file = manifest.file("sops:")
+    try:
+        relative = str(file.resolve().relative_to(root.resolve()))
+    except ValueError:
+        relative = str(file)
+    rule = next((r for r in rules if re.search(r.path_regex, relative)), None)
+    metadata = manifest.body.get("sops") or {}
+    used = sorted(
+        str(entry.get("arn"))
+        for entry in (metadata.get("kms") or [])
+        if isinstance(entry, Mapping) and entry.get("arn")
+    )
+    if rule is None:
+        return [
+            manifest.problem(
+                "sops.kms",
+                "no creation rule in .sops.yaml matches this file; encrypted Secrets belong "
+                "under gitops/aws/clusters/<env>/secrets/",
+                needle="sops:",
+            )
+        ]
+    if not set(rule.kms) & set(used):
+        return [
+            manifest.problem(
+                "sops.kms",
+                f"encrypted with {used or 'no KMS key'}, but .sops.yaml gives this path "
+                f"{list(rule.kms)}: the cluster cannot decrypt it; encrypt it again here",
+                needle="sops:",
+            )
+        ]
+    return []
+
+
+def decrypting_kustomizations(cluster: ClusterTree) -> set[str]:
+    """Labels of the cluster's Flux Kustomizations that decrypt what they apply."""
+    return {
+        m.label
+        for m in cluster.manifests.values()
+        if m.kind == "Kustomization" and (m.spec.get("decryption") or {}).get("provider") == "sops"
+    }
+
+
+def check_decryption(manifest: Manifest, decrypting: set[str]) -> list[Problem]:
+    """An encrypted Secret applied by a Kustomization that does not decrypt would reach the cluster
+    as ciphertext (kustomize-controller decrypts only with `spec.decryption`)."""
+    if manifest.kind != "Secret" or manifest.stub or not is_sops_encrypted(manifest.body):
+        return []
+    if manifest.applied_by in decrypting:
+        return []
+    return [
+        manifest.problem(
+            "sops",
+            f"SOPS-encrypted, but applied by {manifest.applied_by}, which has no "
+            "spec.decryption.provider: sops; list it under the cluster's secrets/ instead",
+        )
+    ]
 
 
 def check_credentials_in_text(path: Path, text: str) -> list[Problem]:

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from eks_gitops.settings.model import ENVIRONMENTS
+from eks_gitops.settings.environments import read_environments
 from tools.gitops.kustomize import Builder, OriginIndex, kustomization_file, load_documents
 from tools.gitops.model import (
     CLUSTER_SCOPED_KINDS,
@@ -64,7 +64,7 @@ def cluster_dirs(root: Path) -> list[Path]:
     """Cluster directories, in promotion order, then any others by name."""
     clusters = root / CLUSTERS_PATH
     found = [p for p in clusters.iterdir() if p.is_dir()] if clusters.is_dir() else []
-    order = {name: index for index, name in enumerate(ENVIRONMENTS)}
+    order = {name: index for index, name in enumerate(read_environments(root).names)}
     return sorted(found, key=lambda p: (order.get(p.name, len(order)), p.name))
 
 

@@ -164,6 +164,25 @@ def _access_entry(d: _Declared) -> _Generated:
     }
 
 
+def _pod_identity_association(d: _Declared) -> _Generated:
+    # EKS names an association `a-` and 17 lowercase letters and digits; the provider's id is
+    # `cluster,association-id` (aws eks create-pod-identity-association; pulumi import syntax).
+    cluster = d.inputs.get("clusterName", "cluster")
+    alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+    association_id = "a-" + "".join(
+        alphabet[byte % len(alphabet)] for byte in digest("pia", d.seed)[:17]
+    )
+    return f"{cluster},{association_id}", {
+        "associationArn": d.arn("eks", f"podidentityassociation/{cluster}/{association_id}"),
+        "associationId": association_id,
+    }
+
+
+def _role_policy(d: _Declared) -> _Generated:
+    # An inline policy's id is `role:policy`.
+    return f"{d.inputs.get('role')}:{d.physical_name}", {"name": d.physical_name}
+
+
 def _tls_private_key(d: _Declared) -> _Generated:
     outputs = tls_private_key_outputs(
         d.seed,
@@ -191,6 +210,27 @@ def _repository(d: _Declared) -> _Generated:
         "sshCloneUrl": f"git@github.com:owner/{name}.git",
         "nodeId": f"R_{d.token}",
         "repoId": int(d.token[:6], 16),
+    }
+
+
+def _branch(d: _Declared) -> _Generated:
+    repository, branch = d.inputs.get("repository"), d.inputs.get("branch")
+    # The provider reads the source branch's head as source_sha; the new branch points at it.
+    head = hex_digest("head", d.seed, length=40)
+    return f"{repository}:{branch}", {
+        "ref": f"refs/heads/{branch}",
+        "sha": head,
+        "sourceSha": head,
+        "etag": f'W/"{d.token}"',
+    }
+
+
+def _repository_file(d: _Declared) -> _Generated:
+    # The id is `<repository>/<file>`; `ref` is the branch the file was read from.
+    return f"{d.inputs.get('repository')}/{d.inputs.get('file')}", {
+        "commitSha": hex_digest("commit", d.seed, length=40),
+        "sha": hex_digest("blob", d.seed, length=40),
+        "ref": d.inputs.get("branch", "main"),
     }
 
 
@@ -325,9 +365,13 @@ _OUTPUTS: dict[str, Callable[[_Declared], _Generated]] = {
     "aws:eks/addon:Addon": _addon,
     "aws:iam/openIdConnectProvider:OpenIdConnectProvider": _oidc_provider,
     "aws:eks/accessEntry:AccessEntry": _access_entry,
+    "aws:eks/podIdentityAssociation:PodIdentityAssociation": _pod_identity_association,
+    "aws:iam/rolePolicy:RolePolicy": _role_policy,
     "tls:index/privateKey:PrivateKey": _tls_private_key,
     "github:index/repositoryDeployKey:RepositoryDeployKey": _deploy_key,
     "github:index/repository:Repository": _repository,
+    "github:index/branch:Branch": _branch,
+    "github:index/repositoryFile:RepositoryFile": _repository_file,
     "github:index/repositoryWebhook:RepositoryWebhook": _repository_webhook,
     "random:index/randomPassword:RandomPassword": _random_password,
     "kubernetes:core/v1:Service": _kubernetes_service,

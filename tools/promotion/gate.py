@@ -1,12 +1,17 @@
 """Whether an environment reported success for the pins it is about to hand on.
 
-Each cluster's notification-controller posts a GitHub commit status on the revisions its bootstrap
-Kustomization applies (context from `flux.status`), `success` once the whole tree is Ready. Flux
-only posts on revisions a cluster applied, and a cluster applies its branch's tip: it may have
-skipped the commit that changed the pins and applied a later one. So the gate accepts a status on
-the commit that last changed the pins or on any later commit of the branch's first-parent history
-(the tips the branch had) up to HEAD, all of which carry the same pins. The newest commit with a
-status from the environment decides; at most MAX_LOOKUPS commits are asked about.
+Two signals, each a GitHub commit status (contexts from eks_gitops.flux.commit_status):
+- the cluster's notification-controller posts one on the revisions its bootstrap Kustomization
+  applies, `success` once the whole tree is Ready. It says nothing of the pins only `pulumi up`
+  applies (Kubernetes, add-on and Flux versions): it posts for whatever revision Flux applied
+  (fluxcd/notification-controller internal/notifier/github.go: the state comes from the event's
+  severity, the commit from its revision);
+- the pipeline's `pulumi up` job posts one on the commit it applied.
+A report may sit on the commit that last changed the pins or on any later commit of the branch's
+first-parent history (the tips the branch had) up to HEAD, all of which carry the same pins: Flux
+applies a branch's tip, and may have skipped the commit that changed the pins. For each signal the
+newest commit with a report from it decides, and both must be `success`; at most MAX_LOOKUPS
+commits are asked about.
 """
 
 from __future__ import annotations
@@ -94,7 +99,8 @@ class StatusSource:
     api_url: str
     owner: str
     repository: str
-    context: str
+    contexts: tuple[str, ...]
+    """Every one must report success."""
     token: str
 
     def statuses_url(self, sha: str) -> str:
@@ -108,8 +114,8 @@ class _CommitNotFoundError(Exception):
     pass
 
 
-def latest_state(source: StatusSource, sha: str) -> str | None:
-    """The state of the newest status with source's context on sha, or None without one."""
+def latest_states(source: StatusSource, sha: str) -> dict[str, str]:
+    """The state of the newest status of each of source's contexts on sha (absent: no status)."""
     request = urllib.request.Request(
         source.statuses_url(sha),
         headers={
@@ -137,37 +143,45 @@ def latest_state(source: StatusSource, sha: str) -> str | None:
         raise GateError(f"GitHub's answer for {sha[:12]} is not JSON: {error}") from error
     if not isinstance(statuses, list):
         raise GateError(f"GitHub's answer for {sha[:12]} is not a list of statuses")
+    states: dict[str, str] = {}
     for status in statuses:
-        if isinstance(status, dict) and status.get("context") == source.context:
-            return str(status.get("state"))
-    return None
+        if isinstance(status, dict) and status.get("context") in source.contexts:
+            states.setdefault(str(status["context"]), str(status.get("state")))
+    return states
 
 
 def verified_commit(source: StatusSource, commits: Sequence[str], environment: str) -> str:
-    """The commit on which the environment reported success; GateError unless its newest report
-    on these commits is a success."""
+    """The newest commit on which the environment reported success; GateError unless every
+    context's newest report on these commits is a success."""
+    newest: dict[str, tuple[str, str]] = {}
     not_found = 0
     for sha in commits:
         try:
-            state = latest_state(source, sha)
+            states = latest_states(source, sha)
         except _CommitNotFoundError:
             not_found += 1
             continue
-        if state == "success":
-            return sha
-        if state is not None:
-            raise GateError(
-                f"{source.context} is {state} on {sha[:12]}, the newest commit carrying "
-                f"{environment}'s pins that {environment} reported on"
+        for context, state in states.items():
+            newest.setdefault(context, (sha, state))
+        if len(newest) == len(source.contexts):
+            break
+    for context in source.contexts:
+        if context not in newest:
+            span = f"{commits[-1][:12]}..{commits[0][:12]}" if len(commits) > 1 else commits[0][:12]
+            missing = (
+                f"; GitHub knew {len(commits) - not_found} of them (unpushed commits, or a token "
+                f"that cannot read {source.owner}/{source.repository})"
+                if not_found
+                else ""
             )
-    span = f"{commits[-1][:12]}..{commits[0][:12]}" if len(commits) > 1 else commits[0][:12]
-    missing = (
-        f"; GitHub knew {len(commits) - not_found} of them (unpushed commits, or a token that "
-        f"cannot read {source.owner}/{source.repository})"
-        if not_found
-        else ""
-    )
-    raise GateError(
-        f"no {source.context} status on the {len(commits)} commit(s) carrying {environment}'s "
-        f"pins ({span}){missing}"
-    )
+            raise GateError(
+                f"no {context} status on the {len(commits)} commit(s) carrying {environment}'s "
+                f"pins ({span}){missing}"
+            )
+        sha, state = newest[context]
+        if state != "success":
+            raise GateError(
+                f"{context} is {state} on {sha[:12]}, the newest commit carrying "
+                f"{environment}'s pins that it reported on"
+            )
+    return min((newest[context][0] for context in source.contexts), key=commits.index)

@@ -1,0 +1,5 @@
+import sys
+
+from tools.promotion.command import main
+
+sys.exit(main())

@@ -291,3 +291,31 @@ def test_two_environments_planned_with_one_seed_differ_only_in_settings(tmp_path
     assert not any(subject.startswith("aws:iam/") for subject in changes)
     # ...while what the stack files set differently still shows.
     assert [f.path for f in changes["aws:ec2/vpc:Vpc::network-vpc"].fields] == ["inputs.cidrBlock"]
+
+
+def test_an_ignored_input_does_not_force_replacement(tmp_path: Path) -> None:
+    # Pulumi's ignoreChanges keeps the old value of the named inputs in the engine's diff
+    # (pulumi.com/docs/iac/concepts/options/ignorechanges), so no replacement follows from them.
+    cluster = resource(
+        "dev",
+        "aws:eks/cluster:Cluster",
+        "cluster",
+        inputs={"vpcConfig": {"subnetIds": ["subnet-a", "subnet-b"]}, "version": "1.34"},
+        ignoreChanges=["vpcConfig.subnetIds"],
+    )
+    base = write_dir(tmp_path / "base", [cluster])
+    head = write_dir(
+        tmp_path / "head",
+        [
+            {
+                **cluster,
+                "inputs": {
+                    "vpcConfig": {"subnetIds": ["subnet-a", "subnet-b", "subnet-c"]},
+                    "version": "1.35",
+                },
+            }
+        ],
+    )
+    [change] = compare(base, head).resources
+    assert (change.kind, change.forcing) == ("changed", ())
+    assert "not applied (ignoreChanges): `vpcConfig.subnetIds[2]`" in change.note

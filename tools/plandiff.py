@@ -7,7 +7,8 @@ Each directory is one stack's `python -m tools.plan` output (resources.json, man
 outputs.json, policy.json). Resources are matched by URN (or by an alias the head declares for the
 base URN), Kubernetes objects by apiVersion, kind, namespace and name. A changed resource is shown
 as replaced when a changed input is one its `replaceOnChanges` names or one the provider replaces
-on (FORCE_NEW below). With --normalise each directory's name is taken as its stack name and
+on (FORCE_NEW below), unless its `ignoreChanges` covers that input (then the change is marked as
+not applied). With --normalise each directory's name is taken as its stack name and
 replaced by `<stack>` wherever it stands as a word, so two environments' plans differ only where
 their settings do, not in every URN, ARN and name that carries the stack.
 """
@@ -222,22 +223,37 @@ def _covers(rule: str, path: str) -> bool:
     return rule in ("*", path) or path.startswith((f"{rule}.", f"{rule}["))
 
 
+def changed_inputs(changes: Iterable[FieldChange]) -> list[str]:
+    return [c.path.removeprefix("inputs.") for c in changes if c.path.startswith("inputs.")]
+
+
+def ignored_inputs(entry: Mapping[str, Any], changes: Iterable[FieldChange]) -> tuple[str, ...]:
+    """The changed inputs the resource's `ignoreChanges` covers: the engine keeps the old values."""
+    rules = entry.get("ignoreChanges") or ()
+    return tuple(
+        dict.fromkeys(
+            path for path in changed_inputs(changes) if any(_covers(r, path) for r in rules)
+        )
+    )
+
+
 def forcing_inputs(entry: Mapping[str, Any], changes: Iterable[FieldChange]) -> tuple[str, ...]:
-    """The changed inputs of a resource the engine will replace it over."""
+    """The changed inputs of a resource the engine will replace it over (none it ignores)."""
     resource_type = str(entry.get("type", ""))
     rules = [
         *(entry.get("replaceOnChanges") or ()),
         *FORCE_NEW.get(resource_type, ()),
         *(KUBERNETES_FORCE_NEW if resource_type.startswith("kubernetes:") else ()),
     ]
-    found = []
-    for change in changes:
-        if not change.path.startswith("inputs."):
-            continue
-        path = change.path.removeprefix("inputs.")
-        if any(_covers(rule, path) for rule in rules):
-            found.append(path)
-    return tuple(dict.fromkeys(found))
+    changes = list(changes)
+    ignored = set(ignored_inputs(entry, changes))
+    return tuple(
+        dict.fromkeys(
+            path
+            for path in changed_inputs(changes)
+            if path not in ignored and any(_covers(rule, path) for rule in rules)
+        )
+    )
 
 
 def _subject(urn: str) -> str:
@@ -263,9 +279,14 @@ def diff_resources(
         old = {k: v for k, v in base[old_urn].items() if k not in ("urn", "aliases")}
         new = {k: v for k, v in head[new_urn].items() if k not in ("urn", "aliases")}
         fields = tuple(field_changes(old, new))
-        note = f"renamed from `{_subject(old_urn)}` (alias)" if old_urn != new_urn else ""
-        if not fields and not note:
+        notes = [f"renamed from `{_subject(old_urn)}` (alias)"] if old_urn != new_urn else []
+        if not fields and not notes:
             continue
+        ignored = ignored_inputs(head[new_urn], fields)
+        if ignored:
+            shown = ", ".join(f"`{path}`" for path in ignored)
+            notes.append(f"not applied (ignoreChanges): {shown}")
+        note = "<br>".join(notes)
         forcing = forcing_inputs(head[new_urn], fields)
         kind = "replaced" if forcing else "changed"
         changes.append(Change(kind, _subject(new_urn), fields, forcing, note))

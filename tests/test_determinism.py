@@ -78,7 +78,7 @@ def test_plans_are_identical_under_different_hash_seeds(tmp_path: Path) -> None:
     expected = {
         f"{stack}/{name}"
         for stack in ENVIRONMENTS
-        for name in ("resources.json", "manifests.yaml", "outputs.json")
+        for name in ("resources.json", "manifests.yaml", "outputs.json", "policy.json")
     }
     assert set(plan_files(outs[0])) == expected
     assert differing_files(*outs) == []

@@ -262,7 +262,9 @@ def test_plan_command_writes_the_files_and_a_summary(tmp_path: Path) -> None:
         "resources.json",
         "manifests.yaml",
         "outputs.json",
+        "policy.json",
     }
+    assert json.loads((tmp_path / "prod" / "policy.json").read_text()) == {"relax": []}
     assert "aws:eks/cluster:Cluster" in result.stdout
     assert str(tmp_path / "prod") in result.stdout
     assert "NOT expanded" not in result.stdout

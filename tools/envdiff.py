@@ -2,49 +2,63 @@
 
     python -m tools.envdiff --from dev --to qa [--root DIR]
 
-Prints a unified diff of the fully expanded manifests of the two cluster paths (every Flux
-Kustomization followed and substituted, as `tools.validate` does), then of the two stacks'
-`resources.json` and `manifests.yaml` from `python -m tools.plan`. Exits 1 when a plan cannot be made.
+Prints, as Markdown, the objects added, removed and changed (field by field) between the fully
+expanded manifests of the two cluster paths (every Flux Kustomization followed and substituted, as
+`tools.validate` does), then between the two stacks' offline plans (`python -m tools.plan`), both
+through `tools.plandiff` with each environment's name replaced by `<stack>`: what is left is what the
+environments' settings make different, not every name that carries the environment.
+Exits 1 when a plan cannot be made.
 """
 
 from __future__ import annotations
 
 import argparse
-import difflib
 import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from tools.gitops.cluster_tree import cluster_directory, expand_cluster, render_manifests
+from tools.gitops.cluster_tree import cluster_directory, expand_cluster
 from tools.gitops.kustomize import Builder
 from tools.paths import REPO_ROOT
+from tools.plandiff import (
+    MANIFESTS_FILE,
+    OUTPUTS_FILE,
+    RESOURCES_FILE,
+    PlanDiff,
+    diff_objects,
+    diff_plans,
+    load_plan_dir,
+    normalised,
+    objects_by_key,
+    render_markdown,
+)
 
-PLAN_FILES = ("resources.json", "manifests.yaml")
+PLAN_FILES = (RESOURCES_FILE, MANIFESTS_FILE, OUTPUTS_FILE)
 PLAN_TIMEOUT_SECONDS = 600
-
-
-def unified_diff(old: str, new: str, old_name: str, new_name: str) -> str:
-    lines = difflib.unified_diff(
-        old.splitlines(keepends=True), new.splitlines(keepends=True), old_name, new_name
-    )
-    return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+# Both plans derive their made-up ids, ARNs and keys from this rather than from their stack names.
+MATERIAL_SEED = "envdiff"
 
 
 def manifests_diff(root: Path, source: str, target: str, builder: Builder) -> str:
-    rendered = {}
+    objects = {}
     for env in (source, target):
         cluster = expand_cluster(root, cluster_directory(root, env), builder)
-        rendered[env] = render_manifests(cluster)
-    return unified_diff(
-        rendered[source], rendered[target], f"{source}/manifests", f"{target}/manifests"
+        bodies = [dict(manifest.body) for manifest in cluster.manifests.values()]
+        objects[env] = objects_by_key(normalised(bodies, env))
+    return render_markdown(
+        PlanDiff(objects=diff_objects(objects[source], objects[target])),
+        f"gitops/aws/clusters: {source} → {target}",
     )
 
 
 def run_plan(stack: str, out: Path) -> str | None:
     """Run the offline plan for a stack into out/stack/; the reason it failed, or None."""
-    command = [sys.executable, "-m", "tools.plan", "--stack", stack, "--out", str(out)]
+    command = [
+        *(sys.executable, "-m", "tools.plan", "--stack", stack, "--out", str(out)),
+        *("--material-seed", MATERIAL_SEED),
+    ]
     try:
         completed = subprocess.run(
             command,
@@ -74,16 +88,10 @@ def plans_diff(source: str, target: str) -> tuple[str, list[str]]:
         ]
         if failures:
             return "", failures
-        diff = "".join(
-            unified_diff(
-                (out / source / name).read_text(),
-                (out / target / name).read_text(),
-                f"{source}/{name}",
-                f"{target}/{name}",
-            )
-            for name in PLAN_FILES
+        diff = diff_plans(
+            load_plan_dir(out / source, normalise=True), load_plan_dir(out / target, normalise=True)
         )
-        return diff, []
+        return render_markdown(diff, f"offline plans: {source} → {target}"), []
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -98,15 +106,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"error: no cluster directory for {env}", file=sys.stderr)
             return 2
 
-    print(f"## manifests: {args.source} -> {args.target}")
-    print(manifests_diff(root, args.source, args.target, Builder()) or "(no differences)")
-    print(f"## offline plans: {args.source} -> {args.target}")
+    print(manifests_diff(root, args.source, args.target, Builder()))
     diff, failures = plans_diff(args.source, args.target)
     for failure in failures:
         print(f"error: {failure}; the plan diff is missing", file=sys.stderr)
     if failures:
         return 1
-    print(diff or "(no differences)")
+    print(diff)
     return 0
 
 

@@ -4,10 +4,10 @@
         [--operator-manifests FILE] [--project-dir DIR]
 
 Writes OUT/STACK/resources.json (every resource, secrets shown as "[secret]"), OUT/STACK/manifests.yaml
-(every Kubernetes object, Secret data redacted) and OUT/STACK/outputs.json (stack outputs, redacted;
+(every Kubernetes object, Secret data redacted), OUT/STACK/outputs.json (stack outputs, redacted;
 a value the offline engine made up, such as an ARN, an endpoint or a revision, is written as
-{"offline": value}). Needs no cloud account, no Pulumi CLI and no network; two runs give
-byte-identical files.
+{"offline": value}) and OUT/STACK/policy.json (the guardrails the stack waives). Needs no cloud
+account, no Pulumi CLI and no network; two runs give byte-identical files.
 """
 
 from __future__ import annotations
@@ -81,8 +81,7 @@ class Plan:
 
     def resources(self) -> list[dict[str, Any]]:
         return [
-            _resource_entry(resource)
-            for resource in sorted(self.run.resources, key=lambda r: r.urn)
+            resource_entry(resource) for resource in sorted(self.run.resources, key=lambda r: r.urn)
         ]
 
     def manifests(self, under: str | None = None) -> list[dict[str, Any]]:
@@ -117,7 +116,7 @@ class Plan:
         }
 
 
-def _resource_entry(resource: RecordedResource) -> dict[str, Any]:
+def resource_entry(resource: RecordedResource) -> dict[str, Any]:
     return {
         "type": resource.type,
         "name": resource.name,
@@ -240,10 +239,12 @@ def plan_stack(
     flux_manifests: Path | None = None,
     operator_manifests: Path | None = None,
     secret_values: Mapping[str, str] | None = None,
+    material_seed: str | None = None,
 ) -> Plan:
     """Plan a stack as `pulumi up` would run it: its settings parsed once from the stack file, its
     secrets checked the way the program checks them and given as placeholders (or `secret_values`,
-    by full key: `eks-gitops:githubStatusToken`), and the Flux manifest from `flux_manifests`, the stack's own file or the cache, if any."""
+    by full key: `eks-gitops:githubStatusToken`), and the Flux manifest from `flux_manifests`, the stack's own file or the cache, if any.
+    `material_seed` replaces the stack name as what the mock engine derives ids, ARNs and keys from."""
     document = stack_config(project_dir, stack)
     values = {**project_config(project_dir), **(document.get("config") or {})}
     prefix = f"{PROJECT}:"
@@ -294,7 +295,13 @@ def plan_stack(
         if not _encrypted(value)
     }
     try:
-        run = run_program(program, project=PROJECT, stack=stack, config=engine_config)
+        run = run_program(
+            program,
+            project=PROJECT,
+            stack=stack,
+            config=engine_config,
+            material_seed=material_seed,
+        )
     except pulumi.RunError as error:
         raise PlanError(str(error)) from None
     # The mock engine does not call stack transforms, so the per-resource guardrails the real engine
@@ -322,6 +329,10 @@ def write_plan(plan: Plan, out_dir: Path) -> Path:
     (target / "manifests.yaml").write_text(_dump_yaml(plan.manifests()))
     (target / "outputs.json").write_text(
         json.dumps(plan.marked_outputs(), indent=2, sort_keys=True) + "\n"
+    )
+    # The waivers change what the stack is allowed to declare; a comparison of two plans shows them.
+    (target / "policy.json").write_text(
+        json.dumps({"relax": list(plan.settings.policy.relax)}, indent=2) + "\n"
     )
     return target
 
@@ -352,7 +363,9 @@ def summary(plan: Plan, target: Path) -> str:
             f"pin it with {pin_command(plan.stack)}"
         )
     lines += [f"  {line}" for line in plan.run.logs if line.startswith(("warning", "error"))]
-    lines.append(f"  written to {target}/ (resources.json, manifests.yaml, outputs.json)")
+    lines.append(
+        f"  written to {target}/ (resources.json, manifests.yaml, outputs.json, policy.json)"
+    )
     return "\n".join(lines)
 
 
@@ -383,6 +396,11 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         help="a Flux Operator install.yaml to expand the operator from (operator installer)",
     )
+    parser.add_argument(
+        "--material-seed",
+        help="derive generated ids, ARNs and keys from this instead of the stack name, so that "
+        "two stacks planned with one seed differ only where their settings do",
+    )
     parser.add_argument("--project-dir", type=Path, default=REPO_ROOT, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     for option, path in (
@@ -398,6 +416,7 @@ def main(argv: list[str] | None = None) -> int:
             project_dir=args.project_dir,
             flux_manifests=args.flux_manifests,
             operator_manifests=args.operator_manifests,
+            material_seed=args.material_seed,
         )
     except PlanError as error:
         print(f"error: {error}", file=sys.stderr)

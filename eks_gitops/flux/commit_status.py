@@ -21,24 +21,24 @@ from pulumi_kubernetes.meta import v1 as meta_v1
 
 from eks_gitops.flux.kinds import api_version
 
-_PREFIX: Final = "eks-gitops"
+# The first segment of every commit status context this repository's environments and pipeline post.
+CONTEXT_PREFIX: Final = "eks-gitops"
 
 
 def commit_status_context(environment: str, kind: str, name: str) -> str:
     """The context the cluster of `environment` gives a status about the object `kind`/`name`."""
-    return f"{_PREFIX}/{environment}/{kind}/{name}"
+    return f"{CONTEXT_PREFIX}/{environment}/{kind}/{name}"
 
 
 def pulumi_status_context(environment: str) -> str:
-    """The context the pipeline's `pulumi up` job gives its status on the commit it applied."""
-    return f"{_PREFIX}/{environment}/pulumi"
+    """The context the pipeline gives its status on a commit that `pulumi up` applied to the
+    environment's stack; promotion waits for it beside the cluster's own (.github/workflows)."""
+    return f"{CONTEXT_PREFIX}/{environment}/pulumi"
 
 
 def commit_status_expression(environment: str) -> str:
     """The Provider's `commitStatusExpr`: commit_status_context in CEL, over the event's object."""
-    return (
-        f"'{_PREFIX}/{environment}/' + event.involvedObject.kind + '/' + event.involvedObject.name"
-    )
+    return f"'{CONTEXT_PREFIX}/{environment}/' + event.involvedObject.kind + '/' + event.involvedObject.name"
 
 
 # One name for the Provider, the Alert and the credentials Secret, beside the bootstrap objects in

@@ -278,14 +278,3 @@ def expand_clusters(root: Path, builder: Builder) -> list[ClusterTree]:
 
 def cluster_directory(root: Path, name: str) -> Path:
     return root / CLUSTERS_PATH / name
-
-
-def render_manifests(cluster: ClusterTree) -> str:
-    """Every object of the cluster as YAML, in a stable order, each headed by who applies it."""
-    documents = [
-        f"# applied by {m.applied_by}\n" + yaml.safe_dump(dict(m.body), sort_keys=True)
-        for m in sorted(
-            cluster.manifests.values(), key=lambda m: (m.kind, m.namespace or "", m.name)
-        )
-    ]
-    return "---\n".join(documents)

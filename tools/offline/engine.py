@@ -184,18 +184,24 @@ class _LogCollector(logging.Handler):
 
 
 def run_program(
-    program: Callable[[], None], *, project: str, stack: str, config: Mapping[str, str]
+    program: Callable[[], None],
+    *,
+    project: str,
+    stack: str,
+    config: Mapping[str, str],
+    material_seed: str | None = None,
 ) -> ProgramRun:
     """Run a Pulumi program (a function that declares resources) under the mock engine with the
     engine-level `config` (`pulumi:disable-default-providers`, `aws:region`), and return what it
     declared. Each run gets a fresh context so runs in one process do not share the SDK's ambient
-    state."""
+    state. Generated ids, ARNs and keys derive from the stack name, as real ones differ per stack,
+    or from `material_seed`, so that two stacks' runs differ only where their programs do."""
     region = (
         json.loads(config["aws:region"])
         if config.get("aws:region", "").startswith('"')
         else config.get("aws:region", "us-east-1")
     )
-    mocks = RecordingMocks(region, stack)
+    mocks = RecordingMocks(region, material_seed or stack)
     monitor = RecordingMonitor(mocks, disabled_default_providers(config))
     logs = _LogCollector()
     logger = logging.Logger(f"eks-gitops.{stack}")

@@ -199,6 +199,11 @@ def _role(d: _Declared) -> _Generated:
     }
 
 
+def _managed_policy(d: _Declared) -> _Generated:
+    arn = d.arn("iam", f"policy/{d.physical_name}", regional=False)
+    return arn, {"arn": arn, "policyId": f"ANPA{d.token.upper()}"}
+
+
 def _uuid(d: _Declared, salt: str) -> str:
     return "-".join(
         (
@@ -494,6 +499,7 @@ _OUTPUTS: dict[str, Callable[[_Declared], _Generated]] = {
         "sgr", "security-group-rule"
     ),
     "aws:iam/role:Role": _role,
+    "aws:iam/policy:Policy": _managed_policy,
     "aws:kms/key:Key": _kms_key,
     "aws:kms/alias:Alias": _kms_alias,
     "aws:eks/cluster:Cluster": _eks_cluster,

@@ -63,11 +63,12 @@ typecheck: $(VENV)/.installed ## mypy
 validate: $(VENV)/.installed ## build and check every kustomization under gitops/
 	$(PY) -m tools.validate
 
+# The suite is the longest check: pytest-xdist spreads it over every core, and the other checks
+# share them while it runs.
 unit: $(VENV)/.installed ## the test suite
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto
 
-# mypy and pytest each use one core and take about as long as each other cold; side by side they
-# finish in the time of the longer. --output-sync keeps each check's output in one piece.
+# The checks run side by side; --output-sync keeps each check's output in one piece.
 test: $(VENV)/.installed node_modules/.installed ## lint, type checks, gitops validation, workflow lint and the test suite
 	$(MAKE) --no-print-directory --jobs=2 --output-sync=target lint lint-workflows typecheck validate unit
 

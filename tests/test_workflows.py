@@ -82,22 +82,31 @@ def test_no_workflow_holds_long_lived_aws_keys() -> None:
         assert "aws-access-key-id" not in text and "AWS_SECRET_ACCESS_KEY" not in text, path.name
 
 
-def test_up_runs_for_each_stack_in_environment_order() -> None:
+def test_up_runs_for_each_changed_stack_in_environment_order() -> None:
     jobs = workflow("deploy.yml")["jobs"]
-    up_jobs = {name: job for name, job in jobs.items() if "uses" in job}
-    assert list(up_jobs) == STACKS
-    for index, stack in enumerate(STACKS):
-        job = up_jobs[stack]
-        assert job["uses"] == "./.github/workflows/pulumi-up.yml"
-        assert job["with"] == {"stack": stack}
-        needs = job["needs"] if isinstance(job["needs"], list) else [job["needs"]]
-        assert needs == (["stacks", STACKS[index - 1]] if index else ["stacks"])
-        assert f"contains(fromJSON(needs.stacks.outputs.stacks), '{stack}')" in job["if"]
-        assert job["permissions"] == {
-            "contents": "read",
-            "id-token": "write",
-            "statuses": "write",
-        }
+    # The changed stacks come from tools.environments, in environments.yaml's order (tested in
+    # tests/test_pipeline_environments.py), so a new environment needs no job of its own.
+    [changed] = [
+        step["run"]
+        for step in jobs["stacks"]["steps"]
+        if "tools.environments" in step.get("run", "")
+    ]
+    assert "-m tools.environments changed" in changed
+    up = jobs["up"]
+    assert up["needs"] == "stacks"
+    assert up["uses"] == "./.github/workflows/pulumi-up.yml"
+    assert up["with"] == {"stack": "${{ matrix.stack }}"}
+    # GitHub Actions runs a matrix's jobs in the order its values are listed; with max-parallel 1
+    # they run one after the other, and fail-fast cancels the rest when one fails (docs.github.com,
+    # "Running variations of jobs in a workflow": max-parallel, fail-fast).
+    assert up["strategy"] == {
+        "max-parallel": 1,
+        "fail-fast": True,
+        "matrix": {"stack": "${{ fromJSON(needs.stacks.outputs.stacks) }}"},
+    }
+    # An empty matrix is an error in GitHub Actions: no changed stack, no job.
+    assert up["if"] == "needs.stacks.outputs.stacks != '[]'"
+    assert up["permissions"] == {"contents": "read", "id-token": "write", "statuses": "write"}
 
 
 def test_up_is_one_per_stack_in_its_environment_with_oidc_credentials() -> None:

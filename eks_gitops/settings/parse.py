@@ -17,6 +17,7 @@ import pulumi
 from eks_gitops.settings.environments import ENVIRONMENTS_FILENAME, Environments, read_environments
 from eks_gitops.settings.model import (
     AMI_TYPES,
+    APP_SECRETS_KEY,
     CAPACITY_TYPES,
     CONTROL_PLANE_LOG_TYPES,
     DEFAULT_FLUX_COMPONENTS,
@@ -979,7 +980,7 @@ def parse_stack_config(
     """Validate the raw stack settings (keys as in the stack file, values JSON-decoded) of a stack
     of `environments` (by default the project's environments.yaml)."""
     prefix = f"{PROJECT}:"
-    named_secrets = app_secret_settings(raw.get(f"{prefix}appSecrets"))
+    named_secrets = app_secret_settings(raw.get(APP_SECRETS_KEY))
     for key in sorted(raw):
         name = key[len(prefix) :]
         if key.startswith(prefix) and name not in KNOWN_KEYS and name not in named_secrets:

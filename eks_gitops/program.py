@@ -107,8 +107,7 @@ def operator_manifest(
             OPERATOR_MANIFESTS_FILE_KEY,
             OPERATOR_MANIFESTS_SHA256_KEY,
             "--operator-manifests",
-            f"set {OPERATOR_MANIFESTS_SHA256_KEY} in the stack file to the digest the release's "
-            "checksums file gives for install.yaml",
+            f"run `{pin_command(settings.stack)}` (it pins {OPERATOR_MANIFESTS_SHA256_KEY} too)",
         ),
         file=file,
         download=download,

@@ -13,9 +13,11 @@ import pytest
 
 from eks_gitops.flux.release import (
     DEFAULT_BASE_URL,
+    FLUX_OPERATOR,
     ManifestChecksumError,
     ManifestUnavailable,
     default_cache_dir,
+    download_release_manifest,
     load_install_manifest,
     release_url,
 )
@@ -236,3 +238,32 @@ def test_default_cache_dir_follows_xdg(tmp_path: Path, monkeypatch: pytest.Monke
     # The XDG spec says a relative value is invalid and must be ignored.
     monkeypatch.setenv("XDG_CACHE_HOME", "relative/cache")
     assert default_cache_dir() == tmp_path / "home" / ".cache" / "eks-gitops" / "flux"
+
+
+def test_each_release_is_downloaded_from_its_own_project(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The operator's install.yaml is an asset of controlplaneio-fluxcd/flux-operator's release, not
+    # of fluxcd/flux2's: its release workflow attaches it (.goreleaser.yml extra_files).
+    fetched: list[str] = []
+
+    class Response:
+        def __enter__(self) -> Response:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            return None
+
+        def read(self) -> bytes:
+            return b"kind: Namespace\n"
+
+    def urlopen(url: str, timeout: float) -> Response:
+        fetched.append(url)
+        return Response()
+
+    monkeypatch.setattr("urllib.request.urlopen", urlopen)
+    download_release_manifest("v0.61.0", release=FLUX_OPERATOR)
+    download_release_manifest("v2.9.4")
+    assert fetched == [
+        "https://github.com/controlplaneio-fluxcd/flux-operator/releases/download/v0.61.0/install.yaml",
+        "https://github.com/fluxcd/flux2/releases/download/v2.9.4/install.yaml",
+    ]
+    assert release_url("v0.61.0", release=FLUX_OPERATOR) == fetched[0]

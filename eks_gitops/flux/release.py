@@ -59,9 +59,15 @@ class ManifestChecksumError(RuntimeError):
     """The manifest's SHA-256 is not the one the configuration pins."""
 
 
-def release_url(version: str, base_url: str = DEFAULT_BASE_URL, release: Release = FLUX) -> str:
+def release_url(
+    version: str,
+    base_url: str | None = None,
+    release: Release = FLUX,
+    name: str = _MANIFEST_FILE_NAME,
+) -> str:
+    """Where a file of the release is published: the release's own host unless `base_url` says."""
     _require_release_version(version, release)
-    return f"{base_url.rstrip('/')}/{version}/{_MANIFEST_FILE_NAME}"
+    return f"{(base_url or release.base_url).rstrip('/')}/{version}/{name}"
 
 
 def default_cache_dir(release: Release = FLUX) -> Path:
@@ -87,8 +93,7 @@ def load_install_manifest(
     A download is verified before it is cached, so the cache only ever holds content that
     matched the pinned checksum (when one was pinned).
     """
-    base = base_url or release.base_url
-    url = release_url(version, base, release)
+    url = release_url(version, base_url, release)
     expected = _normalised_sha256(expected_sha256)
     if file is not None:
         return _verified(file.read_bytes(), str(file), expected, release)
@@ -101,7 +106,7 @@ def load_install_manifest(
                 version, url, "it is not cached and network access is disabled", release
             )
         )
-    content = download_release_manifest(version, base, timeout_seconds, release)
+    content = download_release_manifest(version, base_url, timeout_seconds, release)
     manifest = _verified(content, url, expected, release)
     _write_atomically(cached, content)
     return manifest
@@ -109,7 +114,7 @@ def load_install_manifest(
 
 def download_release_manifest(
     version: str,
-    base_url: str = DEFAULT_BASE_URL,
+    base_url: str | None = None,
     timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
     release: Release = FLUX,
 ) -> bytes:
@@ -147,13 +152,12 @@ def listed_sha256(checksums: str, name: str = _MANIFEST_FILE_NAME) -> str | None
 def download_release_asset(
     version: str,
     name: str,
-    base_url: str = DEFAULT_BASE_URL,
+    base_url: str | None = None,
     timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
     release: Release = FLUX,
 ) -> bytes:
     """One file of the release, as the server sends it."""
-    _require_release_version(version, release)
-    url = f"{base_url.rstrip('/')}/{version}/{name}"
+    url = release_url(version, base_url, release, name)
     try:
         with urllib.request.urlopen(url, timeout=timeout_seconds) as response:
             content: bytes = response.read()

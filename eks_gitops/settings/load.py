@@ -57,13 +57,14 @@ def load() -> LoadedConfig:
     """Read and validate the current stack's settings; raises ConfigError before anything is declared."""
     everything = _all_config()
     prefix = f"{PROJECT}:"
-    # Encrypted settings never reach the parser: their values are credentials, not settings.
-    held = {key for key in everything if key.startswith(prefix) and _held_as_secret(key)}
+    encrypted = {key for key in everything if _held_as_secret(key)}
+    # The project's encrypted settings never reach the parser: their values are credentials.
+    held = {key for key in encrypted if key.startswith(prefix)}
     raw = {key: _decode(value) for key, value in everything.items() if key not in held}
     environments = read_environments()
     settings = parse_stack_config(raw, pulumi.get_stack(), environments)
     check_cluster_names(project_cluster_names(environments, PROJECT_ROOT))
-    check_credentials_in_clear(key for key in everything if not _held_as_secret(key))
+    check_credentials_in_clear(everything.keys() - encrypted)
     named = {f"{prefix}{key}" for key in secret_setting_names(settings)}
     check_secrets(
         settings.secret_keys,

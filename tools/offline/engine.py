@@ -4,6 +4,7 @@ options). All use of the SDK's private runtime modules is here. Nothing here kno
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import json
 import logging
@@ -208,14 +209,30 @@ def run_program(
     logger.addHandler(logs)
 
     def execute() -> None:
-        pulumi.runtime.set_all_config(dict(config))
-        pulumi_mocks.set_mocks(
-            mocks, project=project, stack=stack, preview=False, monitor=monitor, logger=logger
-        )
-        # set_mocks opens a root stack of its own; the program gets the one run_in_stack opens,
-        # as under the real language host, so its exports are registered as stack outputs.
-        pulumi_settings.ROOT.set(None)
-        _sync_await(run_in_stack(program))
+        # A loop of its own: a program that fails leaves registrations pending, and on a shared
+        # loop they would go on in the next run, registering with that run's monitor.
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        try:
+            pulumi.runtime.set_all_config(dict(config))
+            pulumi_mocks.set_mocks(
+                mocks, project=project, stack=stack, preview=False, monitor=monitor, logger=logger
+            )
+            # set_mocks opens a root stack of its own; the program gets the one run_in_stack
+            # opens, as under the real language host, so its exports are registered as outputs.
+            pulumi_settings.ROOT.set(None)
+            _sync_await(run_in_stack(program))
+        finally:
+            pending = asyncio.all_tasks(loop)
+            for task in pending:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            # The SDK keeps the run's outstanding outputs in its settings, which the next run's
+            # wait would otherwise find, bound to this closed loop.
+            with pulumi_settings.SETTINGS.lock:
+                pulumi_settings.SETTINGS.outputs.clear()
+            asyncio.set_event_loop(None)
+            loop.close()
 
     contextvars.Context().run(execute)
     return ProgramRun(

@@ -123,6 +123,11 @@ def as_path(key: str) -> KeyPath:
 # Keys one section constrains in another: zone names must belong to the stack's region.
 CONSTRAINED_ELSEWHERE: dict[KeyPath, set[KeyPath]] = {
     ("aws:region",): {("eks-gitops:network", "availabilityZones")},
+    # An application Secret lives in the toolkit namespace (the only one there before Flux's first
+    # sync): a new namespace leaves the stack files' Secret in the old one.
+    ("eks-gitops:toolkit", "namespace"): {
+        ("eks-gitops:appSecrets", "sumologic-credentials", "namespace")
+    },
 }
 
 
